@@ -1,0 +1,78 @@
+"""``tue-protect``: protect an image folder with an existing perturbation set.
+
+    tue-protect --input photos/ --output photos_protected/ --perturbation tue_cifar10.npz
+
+See :mod:`tue_core.transfer.protect` for what is written and
+:mod:`tue_core.transfer.image_folder` for the accepted layouts. Exit status: 0 when every image
+was protected, 1 when some files could not be read (the others are written and the unreadable
+ones are listed), 2 on bad arguments or a refused output folder (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from tue_core.perturb.artifact import load_perturbation
+from tue_core.transfer.config import AUTO, TransferConfig
+from tue_core.transfer.interpolation import STRATEGIES
+from tue_core.transfer.protect import protect_folder
+
+log = logging.getLogger("tue_core.transfer.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tue-protect",
+        description="Write unlearnable (protected) PNG copies of an image folder "
+        "(root/<class>/*.png|jpg|... or root/train/<class>/...) "
+        "using an existing perturbation set.",
+    )
+    parser.add_argument("-i", "--input", required=True, help="image folder to protect (read only)")
+    parser.add_argument("-o", "--output", required=True, help="new folder for the protected copies")
+    parser.add_argument("-p", "--perturbation", required=True, help="perturbation set (.npz)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the assignment (default 0)")
+    parser.add_argument(
+        "--strategy",
+        default=AUTO,
+        choices=[AUTO, *STRATEGIES.names()],
+        help="how perturbations are mapped onto the classes (default auto)",
+    )
+    parser.add_argument(
+        "--resize",
+        default="bilinear",
+        choices=["bilinear", "area"],
+        help="how a perturbation is resized to another image size",
+    )
+    parser.add_argument("--quantisation", default="round", choices=["round", "truncate"])
+    parser.add_argument("--overwrite", action="store_true", help="allow a non-empty output folder")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
+    )
+    try:
+        pset = load_perturbation(args.perturbation)
+        report = protect_folder(
+            args.input,
+            args.output,
+            pset,
+            args.perturbation,
+            config=TransferConfig(strategy=args.strategy, resize=args.resize),
+            seed=args.seed,
+            quantisation=args.quantisation,
+            overwrite=args.overwrite,
+        )
+    except ValueError as err:  # includes PerturbationFileError and refused folders
+        log.error("%s", err)
+        return 2
+    return 1 if report.unreadable else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
