@@ -7,9 +7,9 @@ rule prepare_dataset:
         "logs/data/{dataset}.log",
     benchmark:
         "benchmarks/data/{dataset}.tsv"
-    threads: 2
     conda:
         "../envs/tue.yaml"
+    threads: 2
     resources:
         mem_mb=8000,
         runtime=60,
