@@ -1,0 +1,29 @@
+"""Perturbation generators: EMN, SN, UCL and TUE behind one registry and one call.
+
+``generate(cfg, train, device, seed)`` (see :mod:`tue_core.perturb.registry`) is the entry point;
+the modules registered below are imported explicitly (no auto-discovery).
+"""
+
+from __future__ import annotations
+
+from tue_core.perturb.emn import ErrorMinimizingNoise
+from tue_core.perturb.registry import PERTURBATIONS, GenerationResult, generate, parse_config
+from tue_core.perturb.sn import SyntheticNoise
+from tue_core.perturb.tue import TransferableUnlearnableExamples
+from tue_core.perturb.ucl import ContrastivePoisoning
+
+PERTURBATIONS.register("emn")(ErrorMinimizingNoise)
+PERTURBATIONS.register("sn")(SyntheticNoise)
+PERTURBATIONS.register("ucl")(ContrastivePoisoning)
+PERTURBATIONS.register("tue")(TransferableUnlearnableExamples)
+
+__all__ = [
+    "PERTURBATIONS",
+    "ContrastivePoisoning",
+    "ErrorMinimizingNoise",
+    "GenerationResult",
+    "SyntheticNoise",
+    "TransferableUnlearnableExamples",
+    "generate",
+    "parse_config",
+]

@@ -1,0 +1,81 @@
+"""Classwise Separability Discriminant (CSD), paper Eq. 2-4, as the released TUE code computes it.
+
+For the classes present in a batch of flattened perturbations:
+
+* centroid ``c_k`` = mean of the class's rows;
+* spread ``sigma_k`` = mean Euclidean (not squared) distance of the class's rows to ``c_k`` (Eq. 2);
+* ``d_ij`` = Euclidean distance between centroids (Eq. 3);
+* CSD = mean over ordered pairs ``i != j`` of ``(sigma_i + sigma_j + 1e-5) / (d_ij + 1e-5)`` (Eq. 4,
+  which averages over ``j != i`` then over ``i``: the same as the mean over ordered pairs).
+
+The ``1e-5`` terms are the reference's (spec §2.3). Classes absent from the batch are skipped; with
+at most one class present the value is 0. The reference packs the spreads into a fresh tensor, so
+no gradient flows through them and only the centroid distances are optimised (``detach_spread``,
+default True); ``detach_spread=False`` differentiates Eq. 4 in full.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+CSD_STABILISER = 1e-5  # added to numerator and denominator, as the reference does
+
+
+def class_statistics(delta_flat: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Centroids and spreads of each class present in the batch (vectorised, no Python loop).
+
+    Args:
+        delta_flat: float (B, D).
+        labels: int64 (B,).
+
+    Returns:
+        centroids (M, D), spreads (M,), counts (M,) for the M classes present, in label order.
+    """
+    present, inverse = torch.unique(labels, return_inverse=True)  # (M,), (B,)
+    num_present = present.numel()
+    counts = torch.bincount(inverse, minlength=num_present).to(delta_flat.dtype)  # (M,)
+    sums = delta_flat.new_zeros(num_present, delta_flat.shape[1]).index_add(0, inverse, delta_flat)
+    centroids = sums / counts[:, None]  # (M, D)
+    distances = (delta_flat - centroids[inverse]).norm(dim=1)  # (B,)
+    spreads = delta_flat.new_zeros(num_present).index_add(0, inverse, distances) / counts  # (M,)
+    return centroids, spreads, counts
+
+
+def separability_from_statistics(centroids: Tensor, spreads: Tensor) -> Tensor:
+    """Eq. 4 from class centroids (M, D) and spreads (M,): mean over i != j of the overlap ratio."""
+    num_classes = centroids.shape[0]
+    if num_classes < 2:
+        return centroids.new_zeros(())
+    # Exact pairwise distances (the matmul shortcut loses precision and its gradient at d = 0).
+    pair_dist = torch.cdist(
+        centroids[None], centroids[None], compute_mode="donot_use_mm_for_euclid_dist"
+    )[0]  # (M, M)
+    pair_spread = spreads[:, None] + spreads[None, :]  # (M, M)
+    off_diagonal = ~torch.eye(num_classes, dtype=torch.bool, device=centroids.device)
+    ratio = (pair_spread + CSD_STABILISER) / (pair_dist + CSD_STABILISER)
+    return ratio[off_diagonal].mean()
+
+
+def classwise_separability(
+    delta_flat: Tensor, labels: Tensor, *, detach_spread: bool = True
+) -> Tensor:
+    """CSD (Eq. 4) of one batch of flattened perturbations; lower means more linearly separable.
+
+    Args:
+        delta_flat: float (B, D), e.g. ``delta.flatten(1)`` of a (B, 3, H, W) batch.
+        labels: int64 (B,), the class of each row.
+        detach_spread: cut the gradient through the spreads ``sigma_k`` (the reference's choice).
+
+    Returns:
+        A scalar tensor (0 when fewer than two classes are present).
+    """
+    if delta_flat.ndim != 2 or labels.shape != delta_flat.shape[:1]:
+        raise ValueError(
+            f"expected delta_flat (B, D) and labels (B,), got {tuple(delta_flat.shape)} and "
+            f"{tuple(labels.shape)}"
+        )
+    centroids, spreads, _ = class_statistics(delta_flat.float(), labels)
+    if detach_spread:
+        spreads = spreads.detach()
+    return separability_from_statistics(centroids, spreads)

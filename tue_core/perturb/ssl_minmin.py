@@ -1,0 +1,175 @@
+"""The alternating S1/S2 loop of Eq. 6 with a self-supervised surrogate (shared by UCL and TUE).
+
+Per epoch (renjie3/TUE ``ssl_perturbation.py``, spec §2.1): the shuffled model-phase batches are
+consumed ``train_steps`` at a time (S1: SSL optimiser steps on ``x + delta``); after each chunk the
+whole delta bank is refined by one PGD pass (S2), so an epoch has ``ceil(batches / train_steps)``
+noise passes. Unlike the reference, no extra noise pass follows an epoch whose batch count is an
+exact multiple of ``train_steps``, and the noise pass never drops samples (the reference's MoCo
+loader drops a random 336 each pass).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import trange
+
+from tue_core.models import build_model
+from tue_core.perturb.alternating import (
+    initial_bank,
+    perturbed_images,
+    refine_bank,
+    stream_seed,
+)
+from tue_core.perturb.bank import DeltaBank
+from tue_core.perturb.base import MethodOutput
+from tue_core.perturb.config import SSLMinMinBase
+from tue_core.perturb.constraints import LinfBall
+from tue_core.perturb.device_data import DeviceData, epoch_batches
+from tue_core.perturb.objectives import Objective
+from tue_core.perturb.pgd import PGD
+from tue_core.seeding import make_generator, seed_everything
+from tue_core.ssl.methods import build_ssl_method
+from tue_core.ssl.train import SSLTrainer
+
+log = logging.getLogger(__name__)
+
+# Builds the S2 objective from the trainer's differentiable augmentation.
+ObjectiveFactory = Callable[[Callable[..., torch.Tensor]], Objective]
+
+
+@dataclass(frozen=True)
+class MinMinPlan:
+    """What the SSL loop needs beyond the config: the objective and whether it uses the network."""
+
+    objective: ObjectiveFactory
+    uses_model: bool  # False when the objective is CSD alone (no forward pass in S2)
+
+
+def build_trainer(cfg: SSLMinMinBase, data: DeviceData, seed: int) -> SSLTrainer:
+    """The SSL surrogate (backbone + method + optimiser) for ``cfg.backbone``."""
+    backbone = build_model(
+        cfg.surrogate.arch,
+        num_classes=data.num_classes,
+        width=cfg.surrogate.width,
+        normalize_features=False,
+    )
+    method = build_ssl_method(cfg.ssl_config(), backbone).to(data.device)
+    return SSLTrainer(method, cfg.train_config(), data.device, seed)
+
+
+def train_chunk(
+    trainer: SSLTrainer,
+    data: DeviceData,
+    bank: DeltaBank,
+    chunk: list[torch.Tensor],
+    *,
+    epoch: int,
+    first_step: int,
+    steps_per_epoch: int,
+) -> float:
+    """S1: one SSL optimiser step per index batch on ``x + delta``; mean loss (one device sync)."""
+    losses = []
+    for offset, index in enumerate(chunk):
+        trainer.set_progress(epoch, first_step + offset, steps_per_epoch)
+        losses.append(trainer.step(perturbed_images(data, bank, index)[0]))
+    return float(torch.stack(losses).mean())
+
+
+def run_ssl_minmin(
+    cfg: SSLMinMinBase, plan: MinMinPlan, data: DeviceData, *, seed: int, init: np.ndarray | None
+) -> MethodOutput:
+    """Eq. 6 for ``cfg.epochs`` epochs; returns the bank and the schedule actually run."""
+    seed_everything(seed)
+    generator = make_generator(stream_seed(seed), data.device)
+    trainer = build_trainer(cfg, data, seed)
+    ball = LinfBall(cfg.eps)
+    bank = initial_bank(data, ball, random_start=cfg.random_start, generator=generator, init=init)
+    objective = plan.objective(trainer.augment)
+    pgd = PGD(objective, ball, cfg.pgd_steps, cfg.step_size, train_mode=cfg.pgd_train_mode)
+    loop = _Alternation(cfg, trainer, pgd, data, bank, generator, plan.uses_model)
+    for epoch in trange(cfg.epochs, desc=f"{cfg.method} epochs", disable=None):
+        loop.run_epoch(epoch)
+        log.info("%s epoch %d: %s", cfg.method, epoch, loop.losses)
+    return MethodOutput(
+        delta=bank.delta,
+        norm="linf",
+        eps=cfg.eps,
+        schedule={
+            "epochs": cfg.epochs,
+            "train_steps": cfg.train_steps,
+            "model_steps": loop.model_steps,
+            "noise_passes": loop.passes,
+            "pgd_steps_per_pass": cfg.pgd_steps,
+            "pgd_steps_per_sample": loop.passes * cfg.pgd_steps,
+            "random_start": cfg.random_start,
+            "init_from_file": init is not None,
+            "pgd_train_mode": cfg.pgd_train_mode,
+            "drop_last": cfg.drop_last,
+            "s2_uses_network": plan.uses_model,
+            "stop_reason": "epochs",
+        },
+        losses=loop.losses,
+    )
+
+
+class _Alternation:
+    """State of the S1/S2 alternation: counters and the latest losses."""
+
+    def __init__(
+        self,
+        cfg: SSLMinMinBase,
+        trainer: SSLTrainer,
+        pgd: PGD,
+        data: DeviceData,
+        bank: DeltaBank,
+        generator: torch.Generator,
+        uses_model: bool,
+    ) -> None:
+        self.cfg, self.trainer, self.pgd = cfg, trainer, pgd
+        self.data, self.bank, self.generator = data, bank, generator
+        self.model = trainer.method if uses_model else None
+        self.model_steps, self.passes = 0, 0
+        self.losses: dict[str, float] = {}
+
+    def run_epoch(self, epoch: int) -> None:
+        """``ceil(batches / train_steps)`` rounds of (S1 chunk, S2 pass over the whole set)."""
+        cfg = self.cfg
+        batches = epoch_batches(
+            len(self.data),
+            cfg.batch_size,
+            shuffle=True,
+            drop_last=cfg.drop_last,
+            generator=self.generator,
+            device=self.data.device,
+        )
+        for start in range(0, len(batches), cfg.train_steps):
+            chunk = batches[start : start + cfg.train_steps]
+            train_loss = train_chunk(
+                self.trainer,
+                self.data,
+                self.bank,
+                chunk,
+                epoch=epoch,
+                first_step=start,
+                steps_per_epoch=len(batches),
+            )
+            passed = refine_bank(
+                self.pgd,
+                self.model,
+                self.data,
+                self.bank,
+                batch_size=cfg.batch_size,
+                generator=self.generator,
+            )
+            self.model_steps += len(chunk)
+            self.passes += 1
+            self.losses = {
+                "ssl_train_loss": train_loss,
+                "pgd_loss_first_step": passed.first_step,
+                "pgd_loss_last_step": passed.last_step,
+            }
