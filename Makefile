@@ -41,5 +41,24 @@ pytest: setup
 schema: setup
 	$(BIN)/python -m tue_core.schema schemas/config.schema.json
 
+# Local single-node SLURM cluster for tests/CI (root: apt-get installs slurmctld/slurmd/munge if
+# missing). The test cluster has no slurmdbd, so status queries must use squeue.
+SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
+SLURM_LOCAL_FLAGS := --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 --seconds-between-status-checks 2
+
+.PHONY: slurm-up slurm-down test-slurm demo-slurm
+
+slurm-up:
+	$(SUDO) tools/slurm/up.sh
+
+slurm-down:
+	$(SUDO) tools/slurm/down.sh
+
+test-slurm: setup slurm-up
+	$(BIN)/python -m pytest -q -m slurm tests/workflow/test_slurm.py
+
+demo-slurm: setup slurm-up
+	timeout -k 10 3600 $(BIN)/snakemake --workflow-profile profiles/slurm --configfile config/demo.yaml $(SLURM_LOCAL_FLAGS) all
+
 clean-results:
 	rm -rf results logs benchmarks/data .snakemake

@@ -13,13 +13,25 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/perturb.smk"
+include: "rules/variants.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
 
 
 wildcard_constraints:
     dataset=NAME_REGEX,
     split="train|test",
+    target=NAME_REGEX,
+    source=NAME_REGEX,
+    run=NAME_REGEX,
+    backbone="simclr|moco|simsiam",
+    corr="original|intra|inter",
 
 
 localrules:

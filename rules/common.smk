@@ -1,23 +1,162 @@
 # Helpers shared by every rule: the validated config and the target lists derived from it.
-# A bad config fails here, at `snakemake -n`, before any job runs.
+# A bad config fails here, at `snakemake -n`, before any job runs. All logic lives in tue_core.
 from tue_core.config import NAME_PATTERN, load_config
+from tue_core.plan.cells import unique
 
-CFG = load_config(
-    config, source="the Snakemake config (config.yaml + --configfile/--config)"
-)
+CFG = load_config(config, source="the Snakemake config (config.yaml or --configfile)")
 NAME_REGEX = NAME_PATTERN.strip("^$")
+OUT = CFG.output_dir.rstrip("/")
+CELLS = CFG.planner().cells()
 
 
-def prepared_dataset_files(name):
-    """The prepared splits of one configured dataset."""
-    return [f"results/data/{name}/{split}.npz" for split in ("train", "test")]
+def prepared(name, split="train"):
+    return f"{OUT}/data/{name}/{split}.npz"
 
 
 def dataset_spec(wildcards):
     """The resolved spec of one dataset (as params, so editing it reruns the job)."""
-    return CFG.dataset(wildcards.dataset).model_dump()
+    return CFG.dataset(wildcards.dataset).model_dump(mode="json")
+
+
+def run_config(wildcards):
+    return CFG.perturbations[wildcards.run].model_dump(mode="json")
+
+
+def run_gpus(wildcards):
+    """SN is closed-form and runs on the CPU; every other generator trains a network."""
+    return 0 if CFG.perturbations[wildcards.run].method == "sn" else 1
+
+
+def poison_delta(wildcards):
+    """The perturbation file behind an evaluation of a poisoned training set."""
+    return (
+        CFG.planner()
+        .poison(wildcards.target, wildcards.source, wildcards.run, wildcards.corr)
+        .delta_path
+    )
+
+
+def probe_setup(wildcards):
+    return CFG.evaluation.linear_probe[wildcards.backbone].model_dump(mode="json")
+
+
+def table_cells(table):
+    """Key columns + metrics path of every cell of one table (params of its report rule)."""
+    return [cell.record() for cell in CELLS.get(table, [])]
+
+
+def table_metrics(table):
+    return unique([cell.metrics_path for cell in CELLS.get(table, [])])
+
+
+def all_metrics():
+    return unique([path for table in CELLS for path in table_metrics(table)])
 
 
 def all_outputs():
-    """Every target of `all` for the configured scale."""
-    return [path for name in CFG.datasets for path in prepared_dataset_files(name)]
+    """Every target of `all`: every table and figure, and the report that shows them."""
+    return [f"{OUT}/report.md"]
+
+
+def scale_info():
+    """Printed under every table and figure: what scale produced these numbers."""
+    ev = CFG.evaluation
+    return {
+        "name": CFG.scale.name,
+        "description": CFG.scale.description,
+        "epochs": {
+            "supervised": ev.supervised.epochs,
+            **{
+                f"{b} pre-training": s.pretrain.epochs
+                for b, s in ev.linear_probe.items()
+            },
+            **{f"{b} probe": s.probe.epochs for b, s in ev.linear_probe.items()},
+        },
+        "model": f"{ev.supervised.model} width {ev.supervised.width} (SSL width {ev.ssl_width})",
+        "datasets": {role: name for role, name in CFG.roles.items()},
+        "device": CFG.device,
+    }
+
+
+def role(name):
+    return CFG.roles[name]
+
+
+def tsne_panels(figure):
+    """Figures 3-5: the perturbation sets of each t-SNE panel (path, title, method)."""
+    tsne = CFG.tables.tsne
+    home = role(tsne.dataset)
+    label = lambda run: CFG.planner().label(run, "tables.tsne")
+    if figure == "figure4":
+        run = tsne.figure4_run
+        return [
+            {
+                "path": CFG.planner().poison(role(target), home, run).delta_path,
+                "title": f"{' '.join(label(run))} on {target}",
+                "method": label(run)[0],
+            }
+            for target in tsne.figure4_targets
+        ]
+    runs = tsne.figure3_runs if figure == "figure3" else tsne.figure5_runs
+    return [
+        {
+            "path": CFG.planner().poison(home, home, run).delta_path,
+            "title": " ".join(label(run)).strip(),
+            "method": label(run)[0],
+        }
+        for run in runs
+    ]
+
+
+def tsne_inputs(figure):
+    return [panel["path"] for panel in tsne_panels(figure)]
+
+
+def figure6_train():
+    fig = CFG.tables.figure6
+    return [prepared(role(fig.dataset))] if fig.enabled else []
+
+
+def figure6_perturbations():
+    fig = CFG.tables.figure6
+    if not fig.enabled:
+        return {}
+    home = role(fig.dataset)
+    return {
+        " ".join(CFG.planner().label(run, "tables.figure6"))
+        .strip(): CFG.planner()
+        .poison(home, home, run)
+        .delta_path
+        for run in fig.runs
+    }
+
+
+def report_tables():
+    return [f"{OUT}/tables/{name}.md" for name in CELLS if name.startswith("table")]
+
+
+def report_figures():
+    figures = []
+    if "figure7" in CELLS:
+        figures += [f"{OUT}/figures/figure1.png", f"{OUT}/figures/figure7.png"]
+    if CFG.tables.tsne.enabled:
+        figures += [f"{OUT}/figures/figure{n}.png" for n in (3, 4, 5)]
+    if CFG.tables.figure6.enabled:
+        figures.append(f"{OUT}/figures/figure6.png")
+    return figures
+
+
+def table_metrics_for(wildcards):
+    return table_metrics(wildcards.table)
+
+
+def table_cells_for(wildcards):
+    return table_cells(wildcards.table)
+
+
+def tsne_inputs_for(wildcards):
+    return tsne_inputs(wildcards.figure)
+
+
+def tsne_panels_for(wildcards):
+    return tsne_panels(wildcards.figure)

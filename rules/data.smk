@@ -1,12 +1,12 @@
 rule prepare_dataset:
     output:
-        train="results/data/{dataset}/train.npz",
-        test="results/data/{dataset}/test.npz",
-        indices="results/data/{dataset}/train_indices.txt",
+        train=f"{OUT}/data/{{dataset}}/train.npz",
+        test=f"{OUT}/data/{{dataset}}/test.npz",
+        indices=f"{OUT}/data/{{dataset}}/train_indices.txt",
     log:
-        "logs/data/{dataset}.log",
+        f"{OUT}/logs/data/{{dataset}}.log",
     benchmark:
-        "benchmarks/data/{dataset}.tsv"
+        f"{OUT}/benchmarks/data/{{dataset}}.tsv"
     conda:
         "../envs/tue.yaml"
     threads: 2

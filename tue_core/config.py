@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PositiveInt, ValidationError, model_validator
 
 from tue_core.data.config import DatasetSpec
+from tue_core.evaluate.linear_probe import LinearProbeConfig, paper_probe_config
+from tue_core.evaluate.supervised import SupervisedConfig
+from tue_core.perturb.config import PerturbConfig
+from tue_core.plan.cells import Planner
+from tue_core.plan.tables import TablesConfig
+from tue_core.ssl.config import SSLConfig, SSLTrainConfig, paper_pretrain_config
 from tue_core.strict import Strict
+from tue_core.transfer.config import TransferConfig
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"  # keys used in output paths (Snakemake wildcards)
 Role = Literal["cifar10", "cifar100", "svhn", "svhn_small"]
@@ -35,13 +42,89 @@ class ScaleInfo(Strict):
     description: str = ""
 
 
+Backbone = Literal["simclr", "moco", "simsiam"]
+
+
+class LinearProbeSetup(Strict):
+    """Self-supervised pre-training on the (possibly poisoned) set, then a linear probe.
+
+    Missing parts default to Table 7's recipe for the backbone this setup is keyed by.
+    """
+
+    ssl: SSLConfig
+    pretrain: SSLTrainConfig
+    probe: LinearProbeConfig
+
+
+def _fill_probe_defaults(backbone: str, raw: Any) -> Any:
+    """Table 7 defaults for the parts of a ``linear_probe.<backbone>`` entry left out."""
+    if not isinstance(raw, Mapping):
+        return raw
+    raw = dict(raw)
+    raw.setdefault("ssl", {"name": backbone})
+    pretrain = dict(raw.get("pretrain") or {})
+    pretrain.setdefault("optimizer", paper_pretrain_config(backbone).optimizer.model_dump())
+    raw["pretrain"] = pretrain
+    probe = dict(raw.get("probe") or {})
+    probe.setdefault("optimizer", paper_probe_config(backbone).optimizer.model_dump())
+    raw["probe"] = probe
+    return raw
+
+
+class EvaluationConfig(Strict):
+    """How every poisoned (and clean) training set is evaluated, always on the clean test set."""
+
+    supervised: SupervisedConfig = Field(default_factory=SupervisedConfig)
+    ssl_width: PositiveInt = 64  # width of the ResNet-18 pre-trained by the linear-probe runs
+    linear_probe: dict[Backbone, LinearProbeSetup] = Field(default_factory=dict)
+    quantisation: Literal["round", "truncate"] = "round"  # how x + delta returns to uint8
+
+    @model_validator(mode="before")
+    @classmethod
+    def _probe_defaults(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("linear_probe"), Mapping):
+            probes = {k: _fill_probe_defaults(k, v) for k, v in data["linear_probe"].items()}
+            data = {**data, "linear_probe": probes}
+        return data
+
+
 class ExperimentConfig(Strict):
     scale: ScaleInfo
+    # Every output of this scale (results, logs, benchmarks) goes under this folder, so scales
+    # never overwrite each other's files: `results` at paper scale, `results/<scale>` otherwise.
+    output_dir: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$")] = "results"
     seed: int = 0
     device: str = "auto"
     datasets: dict[DatasetName, DatasetSpec]
     # The paper's dataset roles -> keys of `datasets` (the demo maps them onto offline data).
     roles: dict[Role, DatasetName] = Field(default_factory=dict)
+    # Perturbation runs: name -> generator config (EMN/SN/UCL/TUE), e.g. `tue_simclr`.
+    perturbations: dict[DatasetName, PerturbConfig] = Field(default_factory=dict)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    tables: TablesConfig = Field(default_factory=TablesConfig)
+
+    def planner(self) -> Planner:
+        return Planner(
+            roles=dict(self.roles),
+            runs=dict(self.perturbations),
+            tables=self.tables,
+            root=self.output_dir.rstrip("/"),
+        )
+
+    @model_validator(mode="after")
+    def _tables_have_their_inputs(self) -> ExperimentConfig:
+        planner = self.planner()
+        cells = planner.cells()  # raises PlanError naming the table key
+        planner.validate_figures()
+        probes = {c.probe_backbone for table in cells.values() for c in table if c.probe_backbone}
+        missing = sorted(probes - set(self.evaluation.linear_probe))
+        if missing:
+            raise ValueError(
+                f"evaluation.linear_probe has no entry for {missing}, which enabled tables "
+                f"evaluate with a linear probe (defined: {sorted(self.evaluation.linear_probe)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _roles_name_datasets(self) -> ExperimentConfig:

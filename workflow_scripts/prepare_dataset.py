@@ -2,9 +2,9 @@
 
 from tue_core.data import prepare_dataset
 from tue_core.data.config import dataset_spec_from_dict
-from tue_core.logs import log_to
+from tue_core.runtime import job
 
-with log_to(snakemake.log[0]):
+with job(snakemake):
     prepare_dataset(
         dataset_spec_from_dict(snakemake.params.spec),
         name=snakemake.wildcards.dataset,

@@ -1,4 +1,4 @@
-"""The workflow parses, lints and plans the expected jobs for each shipped config."""
+"""The workflow parses and plans exactly the jobs each target needs, for each shipped config."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 def dry_run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*SNAKEMAKE, "-n", "--forceall", "--quiet", "rules", *args],
+        [*SNAKEMAKE, *args, "-n", "--forceall", "--nolock", "--quiet", "rules"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -23,28 +23,136 @@ def dry_run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def job_counts(output: str) -> dict[str, int]:
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.M)}
+def job_counts(*args: str) -> dict[str, int]:
+    result = dry_run(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout + result.stderr
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", text, re.M)}
+    counts.pop("total", None)
+    return counts
+
+
+# The paper grid (config.yaml): 4 datasets; EMN and SN on CIFAR-10, CIFAR-100 and SVHN-small,
+# UCL and TUE x 3 backbones on CIFAR-10 and CIFAR-100 (18 generations); 10 swaps per table on
+# each of 2 datasets (20); 5 runs x 3 targets transferred from CIFAR-10 (15); 85 distinct
+# evaluations (53 + 2 supervised, 24 + 6 linear-probe).
+PAPER_ALL = {
+    "prepare_dataset": 4,
+    "generate_perturbation": 18,
+    "swap_perturbation": 20,
+    "transfer_perturbation": 15,
+    "evaluate_supervised_clean": 2,
+    "evaluate_supervised_poisoned": 53,
+    "evaluate_linear_probe_clean": 6,
+    "evaluate_linear_probe_poisoned": 24,
+    "table": 5,
+    "figure_bars": 2,
+    "figure_tsne": 3,
+    "figure_samples": 1,
+    "markdown_report": 1,
+    "all": 1,
+}
+
+
+def test_all_lists_the_full_paper_grid() -> None:
+    assert job_counts("all") == PAPER_ALL
 
 
 @pytest.mark.parametrize(
-    ("configfile", "datasets"),
-    [("config.yaml", 4), ("config/demo.yaml", 4), ("config/cifar10-cpu.yaml", 3)],
+    ("target", "expected"),
+    [
+        # Table 2: EMN and SN on CIFAR-10/100, original + intra + inter: 4 generations,
+        # 8 swaps, 12 supervised runs; nothing of SSL.
+        (
+            "results/tables/table2.csv",
+            {
+                "prepare_dataset": 2,
+                "generate_perturbation": 4,
+                "swap_perturbation": 8,
+                "evaluate_supervised_poisoned": 12,
+                "table": 1,
+            },
+        ),
+        # Table 3: EMN/SN made on SVHN-small and transferred from CIFAR-10.
+        (
+            "results/tables/table3.csv",
+            {
+                "prepare_dataset": 2,
+                "generate_perturbation": 4,
+                "transfer_perturbation": 2,
+                "evaluate_supervised_poisoned": 4,
+                "table": 1,
+            },
+        ),
+        # Table 4: 8 perturbation runs per dataset, supervised and 3 linear probes each.
+        (
+            "results/tables/table4.csv",
+            {
+                "prepare_dataset": 2,
+                "generate_perturbation": 16,
+                "evaluate_supervised_clean": 2,
+                "evaluate_supervised_poisoned": 16,
+                "evaluate_linear_probe_clean": 6,
+                "evaluate_linear_probe_poisoned": 24,
+                "table": 1,
+            },
+        ),
+        # Table 6: 5 CIFAR-10 runs transferred to 3 datasets.
+        (
+            "results/tables/table6.csv",
+            {
+                "prepare_dataset": 4,
+                "generate_perturbation": 5,
+                "transfer_perturbation": 15,
+                "evaluate_supervised_poisoned": 15,
+                "table": 1,
+            },
+        ),
+        # Figure 4: TUE (SimCLR) interpolated onto SVHN and CIFAR-100; no training job.
+        (
+            "results/figures/figure4.png",
+            {
+                "prepare_dataset": 3,
+                "generate_perturbation": 1,
+                "transfer_perturbation": 2,
+                "figure_tsne": 1,
+            },
+        ),
+    ],
+    ids=["table2", "table3", "table4", "table6", "figure4"],
 )
-def test_dry_run_plans_one_preparation_per_dataset(configfile: str, datasets: int) -> None:
-    result = dry_run("--configfile", configfile)
-    assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout + result.stderr).get("prepare_dataset") == datasets
+def test_each_target_builds_only_what_it_needs(target: str, expected: dict[str, int]) -> None:
+    assert job_counts(target) == expected
+
+
+def test_demo_runs_the_same_dag() -> None:
+    assert job_counts("--configfile", "config/demo.yaml") == PAPER_ALL
+
+
+def test_cifar10_cpu_disables_cifar100_cells() -> None:
+    counts = job_counts("--configfile", "config/cifar10-cpu.yaml")
+    assert counts["evaluate_supervised_clean"] == 1  # CIFAR-10 only
+    assert counts["generate_perturbation"] == 10  # 8 on CIFAR-10 + EMN/SN on SVHN-small
 
 
 def test_bad_config_fails_at_dry_run_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    text = (
-        (ROOT / "config" / "demo.yaml")
-        .read_text()
-        .replace("test_fraction: 0.2", "test_fractoin: 0.2", 1)
-    )
-    bad.write_text(text)
+    text = (ROOT / "config" / "demo.yaml").read_text()
+    bad.write_text(text.replace("test_fraction: 0.2", "test_fractoin: 0.2", 1))
     result = dry_run("--configfile", str(bad))
     assert result.returncode != 0
     assert "unknown key(s) 'test_fractoin'" in result.stdout + result.stderr
+
+
+def test_table_needing_a_disabled_role_fails_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = (ROOT / "config" / "cifar10-cpu.yaml").read_text()
+    bad.write_text(
+        text.replace("table4: {datasets: [cifar10]}", "table4: {datasets: [cifar10, cifar100]}")
+    )
+    result = dry_run("--configfile", str(bad))
+    assert result.returncode != 0
+    assert (
+        "tables.table4.datasets: role 'cifar100' is not mapped in `roles`"
+        in result.stdout + result.stderr
+    )

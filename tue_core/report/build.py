@@ -18,8 +18,18 @@ from tue_core.perturb.artifact import load_perturbation
 from tue_core.report.collect import collect_results
 from tue_core.report.figures_bars import FIGURE1_METHODS, FIGURE7_METHODS, plot_accuracy_bars
 from tue_core.report.figures_samples import plot_perturbation_samples
-from tue_core.report.figures_tsne import TSNE_FIGURES, TsneSettings, load_tsne_panel, plot_tsne_figure
-from tue_core.report.markdown import ReportFigure, ReportTable, default_provenance, write_markdown_report
+from tue_core.report.figures_tsne import (
+    TSNE_FIGURES,
+    TsneSettings,
+    load_tsne_panel,
+    plot_tsne_figure,
+)
+from tue_core.report.markdown import (
+    ReportFigure,
+    ReportTable,
+    default_provenance,
+    write_markdown_report,
+)
 from tue_core.report.tables import build_table
 from tue_core.report.writers import write_table_outputs
 
@@ -34,7 +44,9 @@ FIGURE_CAPTIONS = {
 }
 
 
-def table_job(name: str, cells: Sequence[Mapping[str, Any]], out_dir: PathLike, scale: Mapping[str, Any]) -> None:
+def table_job(
+    name: str, cells: Sequence[Mapping[str, Any]], out_dir: PathLike, scale: Mapping[str, Any]
+) -> None:
     """Write ``<out_dir>/<name>.{csv,md[,tex]}``: our numbers beside the paper's."""
     ours = collect_results(cells)
     table = build_table(name, ours, enabled=cells)
@@ -43,19 +55,32 @@ def table_job(name: str, cells: Sequence[Mapping[str, Any]], out_dir: PathLike, 
 
 
 def bars_job(
-    name: str, cells: Sequence[Mapping[str, Any]], out_stem: PathLike, scale: Mapping[str, Any],
-    *, dataset: str, backbone: str,
+    name: str,
+    cells: Sequence[Mapping[str, Any]],
+    out_stem: PathLike,
+    scale: Mapping[str, Any],
+    *,
+    dataset: str,
+    backbone: str,
 ) -> None:
     """Figure 1 (clean, EMN, SN, UCL) or Figure 7 (and TUE): grouped accuracy bars."""
     methods = FIGURE1_METHODS if name == "figure1" else FIGURE7_METHODS
     plot_accuracy_bars(
-        collect_results(cells), out_stem, dataset=dataset, backbone=backbone, methods=methods,
-        title=FIGURE_CAPTIONS[name], scale=scale,
+        collect_results(cells),
+        out_stem,
+        dataset=dataset,
+        backbone=backbone,
+        methods=methods,
+        title=FIGURE_CAPTIONS[name],
+        scale=scale,
     )
 
 
 def tsne_job(
-    name: str, panels: Sequence[Mapping[str, str]], out_stem: PathLike, scale: Mapping[str, Any],
+    name: str,
+    panels: Sequence[Mapping[str, str]],
+    out_stem: PathLike,
+    scale: Mapping[str, Any],
     settings: Mapping[str, Any],
 ) -> None:
     """Figures 3-5: t-SNE of perturbation sets; ``panels`` are ``{path, title, method}`` dicts."""
@@ -67,32 +92,54 @@ def tsne_job(
 
 
 def samples_job(
-    train_path: PathLike, perturbations: Mapping[str, PathLike], out_stem: PathLike,
-    scale: Mapping[str, Any], *, classes: Sequence[int], per_class: int, seed: int,
+    train_path: PathLike,
+    perturbations: Mapping[str, PathLike],
+    out_stem: PathLike,
+    scale: Mapping[str, Any],
+    *,
+    classes: Sequence[int],
+    per_class: int,
+    seed: int,
 ) -> None:
     """Figure 6: clean samples, poisoned samples and perturbations for two classes per method."""
     sets = {label: load_perturbation(path) for label, path in perturbations.items()}
     plot_perturbation_samples(
-        load_prepared(train_path), sets, out_stem, classes=list(classes), per_class=per_class,
-        seed=seed, scale=scale,
+        load_prepared(train_path),
+        sets,
+        out_stem,
+        classes=list(classes),
+        per_class=per_class,
+        seed=seed,
+        scale=scale,
     )
 
 
 def report_job(
-    out_path: PathLike, tables: Sequence[PathLike], figures: Sequence[PathLike],
-    scale: Mapping[str, Any], config: Mapping[str, Any],
+    out_path: PathLike,
+    tables: Sequence[PathLike],
+    figures: Sequence[PathLike],
+    scale: Mapping[str, Any],
+    config: Mapping[str, Any],
 ) -> None:
     """``results/report.md``: every table inline, every figure shown and linked, provenance."""
     report_tables = [
-        ReportTable(Path(md).stem, Path(md), tuple(sorted(Path(md).parent.glob(f"{Path(md).stem}.*"))))
+        ReportTable(
+            Path(md).stem, Path(md), tuple(sorted(Path(md).parent.glob(f"{Path(md).stem}.*")))
+        )
         for md in tables
     ]
     report_figures = [
-        ReportFigure(Path(png).stem, FIGURE_CAPTIONS.get(Path(png).stem, Path(png).stem),
-                     (Path(png), Path(png).with_suffix(".pdf")))
+        ReportFigure(
+            Path(png).stem,
+            FIGURE_CAPTIONS.get(Path(png).stem, Path(png).stem),
+            (Path(png), Path(png).with_suffix(".pdf")),
+        )
         for png in figures
     ]
     write_markdown_report(
-        out_path, tables=report_tables, figures=report_figures, scale=scale,
+        out_path,
+        tables=report_tables,
+        figures=report_figures,
+        scale=scale,
         provenance=default_provenance(dict(config)),
     )

@@ -1,0 +1,81 @@
+# Every evaluation trains on a (possibly poisoned) training set and tests on the clean test set.
+# Paths: <output_dir>/eval/<protocol>/<target>/clean/ or .../<target>/<source>/<run>/<corr>/
+
+
+rule evaluate_supervised_clean:
+    input:
+        train=f"{OUT}/data/{{target}}/train.npz",
+        test=f"{OUT}/data/{{target}}/test.npz",
+    output:
+        metrics=f"{OUT}/eval/supervised/{{target}}/clean/metrics.json",
+    log:
+        f"{OUT}/logs/eval/supervised/{{target}}/clean.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/supervised/{{target}}/clean.tsv"
+    conda:
+        "../envs/tue.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=600,
+    params:
+        config=CFG.evaluation.supervised.model_dump(mode="json"),
+        quantisation=CFG.evaluation.quantisation,
+        seed=CFG.seed,
+        device=CFG.device,
+    script:
+        "../workflow_scripts/evaluate_supervised.py"
+
+
+use rule evaluate_supervised_clean as evaluate_supervised_poisoned with:
+    input:
+        train=f"{OUT}/data/{{target}}/train.npz",
+        test=f"{OUT}/data/{{target}}/test.npz",
+        delta=poison_delta,
+    output:
+        metrics=f"{OUT}/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}/metrics.json",
+    log:
+        f"{OUT}/logs/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}.tsv"
+
+
+rule evaluate_linear_probe_clean:
+    input:
+        train=f"{OUT}/data/{{target}}/train.npz",
+        test=f"{OUT}/data/{{target}}/test.npz",
+    output:
+        metrics=f"{OUT}/eval/linear_probe/{{backbone}}/{{target}}/clean/metrics.json",
+    log:
+        f"{OUT}/logs/eval/linear_probe/{{backbone}}/{{target}}/clean.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/clean.tsv"
+    conda:
+        "../envs/tue.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=2880,
+    params:
+        setup=probe_setup,
+        width=CFG.evaluation.ssl_width,
+        quantisation=CFG.evaluation.quantisation,
+        seed=CFG.seed,
+        device=CFG.device,
+    script:
+        "../workflow_scripts/evaluate_linear_probe.py"
+
+
+use rule evaluate_linear_probe_clean as evaluate_linear_probe_poisoned with:
+    input:
+        train=f"{OUT}/data/{{target}}/train.npz",
+        test=f"{OUT}/data/{{target}}/test.npz",
+        delta=poison_delta,
+    output:
+        metrics=f"{OUT}/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}/metrics.json",
+    log:
+        f"{OUT}/logs/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}.tsv"

@@ -1,0 +1,97 @@
+"""The planned grid matches the paper's tables cell for cell, and shares work between tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tue_core.config import ConfigError, load_config
+from tue_core.plan.cells import Poison
+from tue_core.report.paper import load_paper_results
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = [
+    "table",
+    "protected_dataset",
+    "source_dataset",
+    "method",
+    "backbone",
+    "correspondence",
+    "evaluation",
+]
+
+
+@pytest.fixture(scope="module")
+def paper_cells() -> dict[str, list]:
+    return load_config(ROOT / "config.yaml").planner().cells()
+
+
+def test_every_paper_number_has_exactly_one_planned_cell(paper_cells) -> None:
+    planned = pd.DataFrame([c.record() for t in paper_cells.values() for c in t])
+    paper = load_paper_results()
+    paper = paper[paper["table"].str.startswith("table")]
+    planned_tables = planned[planned["table"].str.startswith("table")]
+    ours = set(map(tuple, planned_tables[KEYS].astype(str).values))
+    theirs = set(map(tuple, paper[KEYS].fillna("").astype(str).values))
+    assert ours == theirs
+    assert len(ours) == len(planned_tables)  # no duplicate cells
+
+
+def test_shared_experiments_run_once(paper_cells) -> None:
+    table4 = paper_cells["table4"]
+    clean_supervised = {
+        c.metrics_path for c in table4 if c.method == "clean" and c.evaluation == "supervised"
+    }
+    assert len(clean_supervised) == 2  # one per dataset, shared by the three backbone blocks
+    t3 = {c.metrics_path for c in paper_cells["table3"] if c.source_dataset == "cifar10"}
+    t6 = {c.metrics_path for c in paper_cells["table6"] if c.protected_dataset == "svhn_small"}
+    assert t3 <= t6  # Table 3's transfer cells are Table 6's
+
+
+def test_paths_follow_the_layout(paper_cells) -> None:
+    swap = next(c for c in paper_cells["table2"] if c.correspondence == "intra")
+    assert swap.poison == Poison("cifar10", "cifar10", "emn", "intra")
+    assert swap.poison.delta_path == "results/variants/cifar10/cifar10/emn/intra/perturbation.npz"
+    assert swap.metrics_path == "results/eval/supervised/cifar10/cifar10/emn/intra/metrics.json"
+    original = Poison("cifar10", "cifar10", "emn")
+    assert original.delta_path == "results/perturbations/cifar10/emn/delta.npz"
+    probe = next(
+        c for c in paper_cells["table4"] if c.evaluation == "linear_probe" and c.method == "TUE"
+    )
+    assert probe.metrics_path.startswith(f"results/eval/linear_probe/{probe.backbone}/")
+    assert probe.poison.run == f"tue_{probe.backbone}"
+
+
+def test_output_dir_prefixes_every_path() -> None:
+    cells = load_config(ROOT / "config" / "demo.yaml").planner().cells()
+    paths = [c.metrics_path for t in cells.values() for c in t]
+    assert all(p.startswith("results/demo/eval/") for p in paths)
+
+
+def demo(**tables) -> dict:
+    raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    raw["tables"].update(tables)
+    return raw
+
+
+def test_a_table_naming_an_undefined_run_fails_with_the_key() -> None:
+    with pytest.raises(
+        ConfigError, match=r"tables\.table2\.runs: perturbation run 'emm' is not defined"
+    ):
+        load_config(demo(table2={"runs": ["emm"]}))
+
+
+def test_disabled_table_needs_nothing() -> None:
+    raw = demo(table6={"enabled": False, "targets": ["svhn"], "runs": ["nope"]})
+    cells = load_config(raw).planner().cells()
+    assert "table6" not in cells
+
+
+def test_linear_probe_backbone_must_be_configured() -> None:
+    raw = demo()
+    del raw["evaluation"]["linear_probe"]["moco"]
+    with pytest.raises(ConfigError, match=r"evaluation.linear_probe has no entry for \['moco'\]"):
+        load_config(raw)

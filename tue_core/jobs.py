@@ -1,0 +1,211 @@
+"""Job entry points: one typed call per workflow rule (load inputs -> compute -> save atomically).
+
+Each function is what a ``workflow_scripts/*.py`` adapter calls with the paths and params of its
+rule; they are plain functions, usable from a notebook or a test without Snakemake. Every artifact
+is written atomically with a JSON sidecar (config and its hash, seed, code/library versions,
+device, input hashes, timings, metrics), and the final file is written last.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tue_core import io
+from tue_core.data.base import PreparedDataset, load_prepared
+from tue_core.perturb.apply import Quantisation, apply_perturbation
+from tue_core.perturb.artifact import check_matches, load_perturbation
+
+PathLike = str | os.PathLike[str]
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- perturbations
+def generate_perturbation(
+    train_path: PathLike, out_path: PathLike, run_config: dict[str, Any], *, seed: int, device: str
+) -> None:
+    """Generate one perturbation set (EMN / SN / UCL / TUE) for a prepared training split."""
+    from tue_core.perturb.registry import generate
+
+    train = load_prepared(train_path)
+    result = generate(run_config, train, device=device, seed=seed)
+    result.save(out_path, inputs=io.hash_inputs([train_path]))
+    log.info("wrote %s (%s)", out_path, result.meta.get("stop_reason", "done"))
+
+
+def swap_perturbation(
+    delta_path: PathLike, train_path: PathLike, out_dir: PathLike, kind: str, *, seed: int
+) -> None:
+    """Tables 2/5: re-assign a perturbation set within (``intra``) or across (``inter``) classes."""
+    from tue_core.transfer.mapping import swap_perturbations
+    from tue_core.transfer.variant import save_variant
+
+    pset = load_perturbation(delta_path)
+    train = load_prepared(train_path)
+    swapped, assignment = swap_perturbations(pset, kind, seed, labels=train.labels)  # type: ignore[arg-type]
+    save_variant(out_dir, swapped, assignment, delta_path, config={"kind": kind}, seed=seed)
+
+
+def transfer_perturbation(
+    delta_path: PathLike,
+    target_train_path: PathLike,
+    out_dir: PathLike,
+    transfer_config: dict[str, Any],
+    *,
+    seed: int,
+) -> None:
+    """Tables 3/6: map a perturbation set onto another dataset (interpolating when needed)."""
+    from tue_core.transfer.config import TransferConfig
+    from tue_core.transfer.mapping import transfer_perturbations
+    from tue_core.transfer.variant import save_variant
+
+    config = TransferConfig.model_validate(transfer_config)
+    source = load_perturbation(delta_path)
+    target = load_prepared(target_train_path)
+    mapped, assignment = transfer_perturbations(
+        source, target.labels, target.num_classes, target.image_size, config, seed
+    )
+    save_variant(out_dir, mapped, assignment, delta_path, config=config.model_dump(), seed=seed)
+
+
+# --------------------------------------------------------------------------- evaluation
+def poisoned_training_set(
+    train: PreparedDataset, delta_path: PathLike | None, quantisation: Quantisation
+) -> PreparedDataset:
+    """``train`` with the perturbation set at ``delta_path`` added (rounded to uint8), or as is."""
+    if delta_path is None:
+        return train
+    pset = load_perturbation(delta_path)
+    check_matches(pset, train.labels, train.image_size, f"{train.name}/{train.split}")
+    images = apply_perturbation(train.images, pset.delta, quantisation)
+    return replace(train, images=images, info={**train.info, "poisoned_with": str(delta_path)})
+
+
+def _inputs(*paths: PathLike | None) -> dict[str, str]:
+    return io.hash_inputs([p for p in paths if p is not None])
+
+
+def _write_metrics(
+    metrics_path: PathLike,
+    result: Any,
+    *,
+    kind: str,
+    config: dict[str, Any],
+    seed: int,
+    inputs: dict[str, str],
+    device: str,
+    extra: dict[str, Any],
+) -> None:
+    """The metrics file *is* the sidecar of the evaluation: RunMeta with the accuracies."""
+    meta = io.RunMeta(
+        kind=kind,
+        config=config,
+        seed=seed,
+        inputs=inputs,
+        device=io.describe_device(device),
+        metrics={  # fractions in [0, 1] (the report shows percent)
+            "final_acc": result.final_acc / 100.0,
+            "best_acc": result.best_acc / 100.0,
+            "best_epoch": result.best_epoch,
+            "images_per_second": result.images_per_second,
+        },
+        extra={**extra, **result.extra},
+    )
+    history = "\n".join(
+        io.dumps_json(r).replace("\n", "").replace("  ", "") for r in result.history
+    )
+    io.atomic_write_text(Path(metrics_path).with_suffix(".history.jsonl"), history + "\n")
+    io.atomic_write_json(metrics_path, meta.to_dict())
+
+
+def evaluate_supervised(
+    train_path: PathLike,
+    test_path: PathLike,
+    metrics_path: PathLike,
+    supervised_config: dict[str, Any],
+    *,
+    delta_path: PathLike | None = None,
+    quantisation: Quantisation = "round",
+    seed: int = 0,
+    device: str = "auto",
+    checkpoint_path: PathLike | None = None,
+) -> None:
+    """Train a classifier on the (poisoned) training set; accuracy on the clean test set."""
+    from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
+
+    cfg = SupervisedConfig.model_validate(supervised_config)
+    train = poisoned_training_set(load_prepared(train_path), delta_path, quantisation)
+    test = load_prepared(test_path)
+    with io.timed(io.RunMeta(kind="timer")) as timer:
+        result = train_supervised(
+            train, test, cfg, device=device, seed=seed, checkpoint_path=checkpoint_path
+        )
+    _write_metrics(
+        metrics_path,
+        result,
+        kind="evaluation_supervised",
+        config=cfg.model_dump(mode="json"),
+        seed=seed,
+        inputs=_inputs(train_path, test_path, delta_path),
+        device=device,
+        extra={
+            "poison": str(delta_path) if delta_path else "clean",
+            "quantisation": quantisation,
+            "wall_seconds": timer.wall_seconds,
+            "train_size": len(train),
+        },
+    )
+
+
+def evaluate_linear_probe(
+    train_path: PathLike,
+    test_path: PathLike,
+    metrics_path: PathLike,
+    setup: dict[str, Any],
+    *,
+    model_width: int,
+    delta_path: PathLike | None = None,
+    quantisation: Quantisation = "round",
+    seed: int = 0,
+    device: str = "auto",
+    checkpoint_path: PathLike | None = None,
+) -> None:
+    """SSL pre-training on the (poisoned) set, then a linear probe on the clean training set."""
+    from tue_core.config import LinearProbeSetup
+    from tue_core.evaluate.linear_probe import evaluate_ssl
+
+    cfg = LinearProbeSetup.model_validate(setup)
+    clean = load_prepared(train_path)
+    pretrain = poisoned_training_set(clean, delta_path, quantisation)
+    test = load_prepared(test_path)
+    with io.timed(io.RunMeta(kind="timer")) as timer:
+        result = evaluate_ssl(
+            pretrain,
+            clean,
+            test,
+            cfg.ssl,
+            cfg.pretrain,
+            cfg.probe,
+            model_width,
+            device=device,
+            seed=seed,
+            checkpoint_path=checkpoint_path,
+        )
+    _write_metrics(
+        metrics_path,
+        result,
+        kind="evaluation_linear_probe",
+        config=cfg.model_dump(mode="json"),
+        seed=seed,
+        inputs=_inputs(train_path, test_path, delta_path),
+        device=device,
+        extra={
+            "poison": str(delta_path) if delta_path else "clean",
+            "quantisation": quantisation,
+            "wall_seconds": timer.wall_seconds,
+            "model_width": model_width,
+        },
+    )

@@ -1,0 +1,106 @@
+"""Which experiments each table and figure of the paper needs (the ``tables:`` config section).
+
+Datasets are named by the paper's *roles* (cifar10, cifar100, svhn, svhn_small); the config's
+``roles`` maps them onto dataset entries, so the demo can play CIFAR-10 with synthetic images.
+Perturbation runs are named by keys of the ``perturbations`` section (``emn``, ``sn``,
+``ucl_simclr``, ``tue_moco``...). Cells of the paper outside what a table enables are reported as
+disabled, never silently blank.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveInt
+
+from tue_core.strict import Strict
+
+Role = Literal["cifar10", "cifar100", "svhn", "svhn_small"]
+Backbone = Literal["simclr", "moco", "simsiam"]
+TableMethod = Literal["EMN", "SN", "UCL", "TUE"]
+TUE_RUNS = ["tue_simclr", "tue_moco", "tue_simsiam"]
+
+
+class SwapTable(Strict):
+    """Tables 2 and 5: original vs intra- vs inter-class correspondence, supervised training."""
+
+    enabled: bool = True
+    datasets: list[Role] = Field(default_factory=lambda: ["cifar10", "cifar100"])
+    runs: list[str]
+
+
+class Table3(Strict):
+    """Table 3: perturbations made on the target itself vs transferred from ``source``."""
+
+    enabled: bool = True
+    source: Role = "cifar10"
+    target: Role = "svhn_small"
+    runs: list[str] = Field(default_factory=lambda: ["emn", "sn"])
+
+
+class Table4(Strict):
+    """Table 4: supervised and linear-probe accuracy per backbone (training-wise transfer).
+
+    For UCL and TUE the perturbation of the column's backbone is used (``ucl_<backbone>``,
+    ``tue_<backbone>``); EMN and SN have one perturbation for every backbone.
+    """
+
+    enabled: bool = True
+    datasets: list[Role] = Field(default_factory=lambda: ["cifar10", "cifar100"])
+    backbones: list[Backbone] = Field(default_factory=lambda: ["simclr", "moco", "simsiam"])
+    methods: list[TableMethod] = Field(default_factory=lambda: ["EMN", "SN", "UCL", "TUE"])
+    supervised: bool = True
+    linear_probe: bool = True
+
+
+class Table6(Strict):
+    """Table 6: CIFAR-10 perturbations transferred to other datasets (with interpolation)."""
+
+    enabled: bool = True
+    source: Role = "cifar10"
+    targets: list[Role] = Field(default_factory=lambda: ["svhn_small", "cifar100", "svhn"])
+    runs: list[str] = Field(default_factory=lambda: ["emn", "sn", *TUE_RUNS])
+
+
+class Figure7(Strict):
+    """Figure 1/7: supervised vs linear-probe accuracy for clean, EMN, SN, UCL (and TUE)."""
+
+    enabled: bool = True
+    dataset: Role = "cifar10"
+    backbone: Backbone = "simclr"
+    methods: list[TableMethod] = Field(default_factory=lambda: ["EMN", "SN", "UCL", "TUE"])
+
+
+class TSNEFigures(Strict):
+    """Figures 3, 4 and 5: t-SNE of perturbations in input space."""
+
+    enabled: bool = True
+    dataset: Role = "cifar10"
+    figure3_runs: list[str] = Field(default_factory=lambda: ["emn", "sn", "tue_simclr"])
+    figure4_run: str = "tue_simclr"
+    figure4_targets: list[Role] = Field(default_factory=lambda: ["svhn", "cifar100"])
+    figure5_runs: list[str] = Field(default_factory=lambda: ["ucl_simclr", "tue_simclr"])
+    max_points: PositiveInt = 2000
+    perplexity: float = Field(default=30.0, gt=0)
+    seed: int = 0
+
+
+class Figure6(Strict):
+    """Figure 6: samples and their perturbations for two classes per method."""
+
+    enabled: bool = True
+    dataset: Role = "cifar10"
+    runs: list[str] = Field(default_factory=lambda: ["emn", "ucl_simclr", "tue_simclr"])
+    classes: list[int] = Field(default_factory=lambda: [7, 0])  # CIFAR-10: horse, airplane
+    samples_per_class: PositiveInt = 3
+
+
+class TablesConfig(Strict):
+    table2: SwapTable = Field(default_factory=lambda: SwapTable(runs=["emn", "sn"]))
+    table3: Table3 = Field(default_factory=Table3)
+    table4: Table4 = Field(default_factory=Table4)
+    table5: SwapTable = Field(default_factory=lambda: SwapTable(runs=["emn", "sn", *TUE_RUNS]))
+    table6: Table6 = Field(default_factory=Table6)
+    figure7: Figure7 = Field(default_factory=Figure7)
+    tsne: TSNEFigures = Field(default_factory=TSNEFigures)
+    figure6: Figure6 = Field(default_factory=Figure6)

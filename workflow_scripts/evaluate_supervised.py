@@ -1,0 +1,16 @@
+"""Snakemake adapter: supervised training on a (poisoned) training set, clean test accuracy."""
+
+from tue_core.jobs import evaluate_supervised
+from tue_core.runtime import job
+
+with job(snakemake):
+    evaluate_supervised(
+        snakemake.input.train,
+        snakemake.input.test,
+        snakemake.output.metrics,
+        snakemake.params.config,
+        delta_path=snakemake.input.get("delta"),
+        quantisation=snakemake.params.quantisation,
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+    )
