@@ -84,6 +84,20 @@ def poisoned_training_set(
     return replace(train, images=images, info={**train.info, "poisoned_with": str(delta_path)})
 
 
+def default_checkpoint(metrics_path: PathLike) -> Path:
+    """Where a training job checkpoints: beside its result, never a declared workflow output.
+
+    A killed job rerun by Snakemake (``--rerun-incomplete``) resumes from it; it is deleted once
+    the result is written.
+    """
+    return Path(metrics_path).with_name(".checkpoint.pt")
+
+
+def _remove_checkpoints(checkpoint: Path) -> None:
+    for path in (checkpoint, checkpoint.with_suffix(f".probe{checkpoint.suffix}")):
+        path.unlink(missing_ok=True)
+
+
 def _inputs(*paths: PathLike | None) -> dict[str, str]:
     return io.hash_inputs([p for p in paths if p is not None])
 
@@ -139,9 +153,10 @@ def evaluate_supervised(
     cfg = SupervisedConfig.model_validate(supervised_config)
     train = poisoned_training_set(load_prepared(train_path), delta_path, quantisation)
     test = load_prepared(test_path)
+    checkpoint = Path(checkpoint_path or default_checkpoint(metrics_path))
     with io.timed(io.RunMeta(kind="timer")) as timer:
         result = train_supervised(
-            train, test, cfg, device=device, seed=seed, checkpoint_path=checkpoint_path
+            train, test, cfg, device=device, seed=seed, checkpoint_path=checkpoint
         )
     _write_metrics(
         metrics_path,
@@ -158,6 +173,7 @@ def evaluate_supervised(
             "train_size": len(train),
         },
     )
+    _remove_checkpoints(checkpoint)
 
 
 def evaluate_linear_probe(
@@ -181,6 +197,7 @@ def evaluate_linear_probe(
     clean = load_prepared(train_path)
     pretrain = poisoned_training_set(clean, delta_path, quantisation)
     test = load_prepared(test_path)
+    checkpoint = Path(checkpoint_path or default_checkpoint(metrics_path))
     with io.timed(io.RunMeta(kind="timer")) as timer:
         result = evaluate_ssl(
             pretrain,
@@ -192,7 +209,7 @@ def evaluate_linear_probe(
             model_width,
             device=device,
             seed=seed,
-            checkpoint_path=checkpoint_path,
+            checkpoint_path=checkpoint,
         )
     _write_metrics(
         metrics_path,
@@ -209,3 +226,4 @@ def evaluate_linear_probe(
             "model_width": model_width,
         },
     )
+    _remove_checkpoints(checkpoint)
