@@ -36,6 +36,11 @@ wildcard_constraints:
 
 localrules:
     all,
+    table,
+    figure_bars,
+    figure_tsne,
+    figure_samples,
+    markdown_report,
 
 
 rule all:

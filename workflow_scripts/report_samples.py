@@ -7,7 +7,7 @@ from tue_core.runtime import job
 
 with job(snakemake):
     samples_job(
-        snakemake.input.train,
+        snakemake.input.train[0],
         snakemake.params.perturbations,
         Path(snakemake.output.png).with_suffix(""),
         snakemake.params.scale,
