@@ -114,6 +114,11 @@ def samples_job(
     )
 
 
+def _siblings(markdown: Path) -> list[Path]:
+    """The other formats of one table (CSV, LaTeX) written next to its Markdown."""
+    return sorted(p for p in markdown.parent.glob(f"{markdown.stem}.*") if p != markdown)
+
+
 def report_job(
     out_path: PathLike,
     tables: Sequence[PathLike],
@@ -123,10 +128,7 @@ def report_job(
 ) -> None:
     """``results/report.md``: every table inline, every figure shown and linked, provenance."""
     report_tables = [
-        ReportTable(
-            Path(md).stem, Path(md), tuple(sorted(Path(md).parent.glob(f"{Path(md).stem}.*")))
-        )
-        for md in tables
+        ReportTable(Path(md).stem, Path(md), tuple(_siblings(Path(md)))) for md in tables
     ]
     report_figures = [
         ReportFigure(
