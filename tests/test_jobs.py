@@ -88,3 +88,19 @@ def test_poisoning_refuses_a_perturbation_of_another_dataset(data: dict[str, Pat
             device="cpu",
         )
     assert not (root / "bad" / "metrics.json").exists()
+
+
+def test_linear_probe_job_writes_fractions_and_cleans_up(data: dict[str, Path]) -> None:
+    metrics = data["root"] / "probe" / "metrics.json"
+    setup = {
+        "ssl": {"name": "simclr"},
+        "pretrain": {"epochs": 1, "batch_size": 8},
+        "probe": {"epochs": 1, "batch_size": 8, "augment": "none"},
+    }
+    jobs.evaluate_linear_probe(
+        data["ten_train"], data["ten_test"], metrics, setup, model_width=4, device="cpu"
+    )
+    record = io.read_json(metrics)
+    assert 0.0 <= record["metrics"]["best_acc"] <= 1.0 and record["extra"]["poison"] == "clean"
+    assert record["extra"]["ssl"] == "simclr" and record["extra"]["model_width"] == 4
+    assert not list(metrics.parent.glob(".checkpoint*"))

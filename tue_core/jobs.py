@@ -109,16 +109,20 @@ def _write_metrics(
     kind: str,
     config: dict[str, Any],
     seed: int,
-    inputs: dict[str, str],
+    inputs: tuple[PathLike | None, ...],
+    delta_path: PathLike | None,
+    quantisation: str,
     device: str,
+    wall_seconds: float,
+    checkpoint: Path,
     extra: dict[str, Any],
 ) -> None:
-    """The metrics file *is* the sidecar of the evaluation: RunMeta with the accuracies."""
+    """Write the evaluation's result (its metrics file *is* its sidecar), then drop checkpoints."""
     meta = io.RunMeta(
         kind=kind,
         config=config,
         seed=seed,
-        inputs=inputs,
+        inputs=_inputs(*inputs),
         device=io.describe_device(device),
         metrics={  # fractions in [0, 1] (the report shows percent)
             "final_acc": result.final_acc / 100.0,
@@ -126,13 +130,20 @@ def _write_metrics(
             "best_epoch": result.best_epoch,
             "images_per_second": result.images_per_second,
         },
-        extra={**extra, **result.extra},
+        extra={
+            "poison": str(delta_path) if delta_path else "clean",
+            "quantisation": quantisation,
+            "wall_seconds": wall_seconds,
+            **extra,
+            **result.extra,
+        },
     )
     history = "\n".join(
         io.dumps_json(r).replace("\n", "").replace("  ", "") for r in result.history
     )
     io.atomic_write_text(Path(metrics_path).with_suffix(".history.jsonl"), history + "\n")
     io.atomic_write_json(metrics_path, meta.to_dict())
+    _remove_checkpoints(checkpoint)
 
 
 def evaluate_supervised(
@@ -164,16 +175,14 @@ def evaluate_supervised(
         kind="evaluation_supervised",
         config=cfg.model_dump(mode="json"),
         seed=seed,
-        inputs=_inputs(train_path, test_path, delta_path),
+        inputs=(train_path, test_path, delta_path),
+        delta_path=delta_path,
+        quantisation=quantisation,
         device=device,
-        extra={
-            "poison": str(delta_path) if delta_path else "clean",
-            "quantisation": quantisation,
-            "wall_seconds": timer.wall_seconds,
-            "train_size": len(train),
-        },
+        wall_seconds=timer.wall_seconds,
+        checkpoint=checkpoint,
+        extra={"train_size": len(train)},
     )
-    _remove_checkpoints(checkpoint)
 
 
 def evaluate_linear_probe(
@@ -217,13 +226,11 @@ def evaluate_linear_probe(
         kind="evaluation_linear_probe",
         config=cfg.model_dump(mode="json"),
         seed=seed,
-        inputs=_inputs(train_path, test_path, delta_path),
+        inputs=(train_path, test_path, delta_path),
+        delta_path=delta_path,
+        quantisation=quantisation,
         device=device,
-        extra={
-            "poison": str(delta_path) if delta_path else "clean",
-            "quantisation": quantisation,
-            "wall_seconds": timer.wall_seconds,
-            "model_width": model_width,
-        },
+        wall_seconds=timer.wall_seconds,
+        checkpoint=checkpoint,
+        extra={"model_width": model_width, "train_size": len(pretrain)},
     )
-    _remove_checkpoints(checkpoint)
