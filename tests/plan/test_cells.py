@@ -10,18 +10,9 @@ import yaml
 
 from tue_core.config import ConfigError, load_config
 from tue_core.plan.cells import Poison
-from tue_core.report.paper import load_paper_results
+from tue_core.report.paper import KEY_COLUMNS, load_paper_results
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = [
-    "table",
-    "protected_dataset",
-    "source_dataset",
-    "method",
-    "backbone",
-    "correspondence",
-    "evaluation",
-]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +25,8 @@ def test_every_paper_number_has_exactly_one_planned_cell(paper_cells) -> None:
     paper = load_paper_results()
     paper = paper[paper["table"].str.startswith("table")]
     planned_tables = planned[planned["table"].str.startswith("table")]
-    ours = set(map(tuple, planned_tables[KEYS].astype(str).values))
-    theirs = set(map(tuple, paper[KEYS].fillna("").astype(str).values))
+    ours = set(map(tuple, planned_tables[list(KEY_COLUMNS)].astype(str).values))
+    theirs = set(map(tuple, paper[list(KEY_COLUMNS)].fillna("").astype(str).values))
     assert ours == theirs
     assert len(ours) == len(planned_tables)  # no duplicate cells
 

@@ -20,23 +20,16 @@ from typing import Any
 import pandas as pd
 
 from tue_core import io
-from tue_core.report.paper import KEY_COLUMNS
+from tue_core.report.join import JOINED_COLUMNS
 from tue_core.report.scale import check_scale, format_scale
 from tue_core.report.tables import Label, ResultTable
 
+# The joined cell (keys, ours, paper, diff, status...) placed in the paper's layout, plus the scale.
 CSV_COLUMNS: tuple[str, ...] = (
     "table",
     "row",
     "column",
-    *KEY_COLUMNS[1:],
-    "ours",
-    "ours_std",
-    "ours_best",
-    "n_runs",
-    "paper",
-    "diff",
-    "status",
-    "note",
+    *JOINED_COLUMNS[1:],
     "scale_name",
     "scale",
 )
