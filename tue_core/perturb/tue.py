@@ -10,6 +10,12 @@ Two modes, recorded in every output:
 * ``released``: the public ``demo.sh`` weights, ``ssl_weight`` 0 and ``lambda`` 0.1 for SimCLR and
   SimSiam (S2 is then CSD alone and runs no network), 1 and 1 for MoCo (spec §1.1).
 
+The per-batch CSD gradient (spreads detached) is the same for every sample of a class in the batch,
+so one batch reaches its own class-wise fixed point within about ``2 eps / step_size`` sign steps;
+only reshuffled noise passes pull the samples of a class from different batches onto one pattern.
+A schedule's strength is therefore its number of passes (``epochs * ceil(batches / train_steps)``,
+recorded as ``noise_passes``), not its steps per pass (tests/perturb/test_csd_passes.py).
+
 Augmentations in S2 are drawn per sample and re-drawn at every PGD step; the reference draws one
 torchvision parameter set per batch there (spec §2.4), which we do not copy.
 """
