@@ -62,3 +62,14 @@ demo-slurm: setup slurm-up
 
 clean-results:
 	rm -rf results logs benchmarks/data .snakemake
+
+# Benchmarks, never part of `make test` (docs/benchmarks.md): `bench` times our loops against naive
+# public-code-style loops on this CPU (writes benchmarks/results/cpu-speed-w16.json); `cost` prints
+# the GPU/CPU-hours of every rule at each scale from the measured JSONs.
+.PHONY: bench cost
+
+bench: setup
+	$(BIN)/python -m benchmarks.speed --threads $(CORES)
+
+cost: setup
+	$(BIN)/python -m benchmarks.cost_model

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paper_grid import PAPER_ALL
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -30,28 +31,6 @@ def job_counts(*args: str) -> dict[str, int]:
     counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", text, re.M)}
     counts.pop("total", None)
     return counts
-
-
-# The paper grid (config.yaml): 4 datasets; EMN and SN on CIFAR-10, CIFAR-100 and SVHN-small,
-# UCL and TUE x 3 backbones on CIFAR-10 and CIFAR-100 (18 generations); 10 swaps per table on
-# each of 2 datasets (20); 5 runs x 3 targets transferred from CIFAR-10 (15); 85 distinct
-# evaluations (53 + 2 supervised, 24 + 6 linear-probe).
-PAPER_ALL = {
-    "prepare_dataset": 4,
-    "generate_perturbation": 18,
-    "swap_perturbation": 20,
-    "transfer_perturbation": 15,
-    "evaluate_supervised_clean": 2,
-    "evaluate_supervised_poisoned": 53,
-    "evaluate_linear_probe_clean": 6,
-    "evaluate_linear_probe_poisoned": 24,
-    "table": 5,
-    "figure_bars": 2,
-    "figure_tsne": 3,
-    "figure_samples": 1,
-    "markdown_report": 1,
-    "all": 1,
-}
 
 
 def test_all_lists_the_full_paper_grid() -> None:

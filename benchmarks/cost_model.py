@@ -1,0 +1,100 @@
+"""Hours of every rule and of ``all`` at each scale, from measured throughput (``make cost``).
+
+    python -m benchmarks.cost_model                              # the three shipped scales
+    python -m benchmarks.cost_model --config config.yaml --jobs  # one scale, every job listed
+
+Jobs and their model work come from :mod:`tue_core.plan.cost` (the planner the Snakefile uses).
+CPU hours use the newest ``benchmarks/results/cpu-speed-*.json``; GPU hours use a GPU check's
+JSON (``--gpu``, e.g. ``benchmarks/results/gpu-check.json``) when one exists, else the labelled
+assumption of :meth:`tue_core.plan.cost.Throughput.assumed_gpu`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from tue_core.config import load_config
+from tue_core.plan.cost import E_FLOP, EMN_ROUNDS_ASSUMED, Plan, Throughput, plan_jobs
+
+log = logging.getLogger("benchmarks.cost_model")
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CONFIGS = ("config.yaml", "config/demo.yaml", "config/cifar10-cpu.yaml")
+
+
+def newest(pattern: str) -> Path | None:
+    found = sorted(RESULTS.glob(pattern), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def rule_table(plan: Plan, cpu: Throughput | None, gpu: Throughput) -> str:
+    """Markdown: one row per rule and an ``all`` total."""
+    head = "| rule | jobs | G image-passes | PFLOP | E | CPU-h | GPU-h |"
+    rows = [head, "|---|---|---|---|---|---|---|"]
+    totals = [0, 0.0, 0.0, 0.0, 0.0]
+    for rule, jobs in plan.by_rule().items():
+        work = [w for job in jobs for w in job.work]
+        passes, flops = sum(w.image_passes for w in work), sum(w.flops for w in work)
+        cpu_h = cpu.hours(work) if cpu else float("nan")
+        values = [len(jobs), passes, flops, cpu_h, gpu.hours(work)]
+        totals = [t + v for t, v in zip(totals, values, strict=True)]
+        rows.append(_row(rule, *values))
+    rows.append(_row("**all (total)**", *totals))
+    return "\n".join(rows)
+
+
+def _num(x: float) -> str:
+    """Three significant figures, thousands separated; ``-`` for no work."""
+    if x != x:  # NaN: no CPU measurement
+        return "n/a"
+    if x == 0:
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _row(name: str, jobs: int, passes: float, flops: float, cpu_h: float, gpu_h: float) -> str:
+    cells = [passes / 1e9, flops / 1e15, flops / E_FLOP, cpu_h, gpu_h]
+    return f"| {name} | {jobs} | " + " | ".join(_num(c) for c in cells) + " |"
+
+
+def job_table(plan: Plan, gpu: Throughput) -> str:
+    rows = ["| rule | output | PFLOP | GPU-h |", "|---|---|---|---|"]
+    for job in plan.jobs:
+        if job.work:
+            rows.append(
+                f"| {job.rule} | {job.output} | {_num(job.flops / 1e15)} | {_num(gpu.hours(job.work))} |"
+            )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", nargs="+", default=list(CONFIGS))
+    parser.add_argument("--cpu", type=Path, default=None, help="a benchmarks.speed JSON")
+    parser.add_argument("--gpu", type=Path, default=None, help="a benchmarks.gpu_check JSON")
+    parser.add_argument("--emn-rounds", type=int, default=EMN_ROUNDS_ASSUMED)
+    parser.add_argument("--jobs", action="store_true", help="also list every job")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    cpu_path = args.cpu or newest("cpu-speed-*.json")
+    gpu_path = args.gpu or newest("gpu-check*.json")
+    cpu = Throughput.from_speed_json(cpu_path) if cpu_path else None
+    gpu = Throughput.from_speed_json(gpu_path) if gpu_path else Throughput.assumed_gpu()
+    print(f"CPU-h: {cpu.label if cpu else 'no CPU benchmark JSON found (run make bench)'}")
+    print(f"GPU-h: {gpu.label}")
+    print(f"EMN counted at min(max_rounds, {args.emn_rounds}) rounds; E = 50k x 3.33 GFLOP.\n")
+    for config in args.config:
+        plan = plan_jobs(load_config(config), emn_rounds=args.emn_rounds)
+        sizes = ", ".join(f"{k} {v.train}/{v.test}@{v.image_size}px" for k, v in plan.sizes.items())
+        print(f"## {plan.scale} ({config}): {sizes}\n")
+        print(rule_table(plan, cpu, gpu), "\n")
+        if args.jobs:
+            print(job_table(plan, gpu), "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The benchmark scripts' --smoke paths run on the CPU in seconds and write valid JSON.
+
+These check plumbing only; the benchmarks themselves are never timed tests (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _repo_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))  # `benchmarks` is a folder of the checkout
+
+
+def test_speed_smoke_writes_every_loop(tmp_path: Path) -> None:
+    from benchmarks import speed
+
+    record = json.loads(speed.main(["--smoke", "--out", str(tmp_path / "s.json")]).read_text())
+    assert set(record["loops"]) == set(speed.SIDE_BY_SIDE + speed.OURS_ONLY)
+    for name in speed.SIDE_BY_SIDE:
+        loop = record["loops"][name]
+        assert loop["ours"]["per_second"] > 0 and loop["naive"]["per_second"] > 0
+        assert loop["ratio_ours_over_naive"] > 0 and loop["flops_per_unit"] > 0
+        assert "share_outside_model" in loop["ours"] and "mfu" in loop["ours"]
+    assert len(record["machine"]["loadavg_start"]) == 3 and record["matmul"]["flops_per_second"] > 0
+
+
+def test_gpu_check_smoke_and_cost_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import cost_model, gpu_check
+
+    out = gpu_check.main(
+        ["--smoke", "--loops", "supervised", "pgd_ce", "--out", str(tmp_path / "g.json")]
+    )
+    record = json.loads(out.read_text())
+    assert record["smoke"] and set(record["speed"]["loops"]) == {"supervised", "pgd_ce"}
+    for name in ("emn", "tue_simclr"):
+        assert record["generation_and_evaluation"][name]["generation_seconds"] > 0
+    cost_model.main(["--config", "config/demo.yaml", "--gpu", str(out), "--cpu", str(out)])
+    printed = capsys.readouterr().out
+    assert "measured: g.json" in printed and "**all (total)**" in printed
