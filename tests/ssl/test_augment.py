@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torchvision.transforms.functional as TF1
 import torchvision.transforms.v2 as T
 import torchvision.transforms.v2.functional as TF
 from pydantic import ValidationError
@@ -58,6 +59,48 @@ def test_color_jitter_uses_each_samples_own_order(batch) -> None:
     second = TF.adjust_brightness(TF.adjust_contrast(batch[1], 0.6), 1.4)
     torch.testing.assert_close(out[0], first, atol=1e-5, rtol=0)
     torch.testing.assert_close(out[1], second, atol=1e-5, rtol=0)
+
+
+def _hue_test_images() -> torch.Tensor:
+    """(8, 3, 8, 8): random pixels, gray pixels, pure and secondary colours, ties at 0 and 1."""
+    torch.manual_seed(1)
+    images = torch.rand(8, 3, 8, 8)
+    images[:, :, 0] = torch.rand(8, 1, 8)  # a gray row in every image
+    images[:, :, 1, :2] = 0.0  # black
+    images[:, :, 1, 2:4] = 1.0  # white
+    corners = torch.tensor(list(itertools.product([0.0, 1.0], repeat=3))).T  # (3, 8) RGB cube
+    images[:, :, 2] = corners
+    images[:, :, 3] = torch.randint(0, 3, (8, 3, 8)) / 2  # levels 0, 0.5, 1: many channel ties
+    images[:, :, 4] = images[:, :, 4].clamp(0.3, 0.7).round(decimals=1)  # ties inside (0, 1)
+    return images
+
+
+@pytest.mark.parametrize("shift", [-0.5, -0.31, -0.08, 0.0, 0.05, 0.25, 0.5])
+def test_hue_shift_equals_torchvision_image_by_image(shift: float) -> None:
+    images = _hue_test_images()
+    expected = torch.stack([TF1.adjust_hue(image, shift) for image in images])
+    out = ops.adjust_hue(images, torch.full((8,), shift))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+def test_hue_shift_is_per_sample_and_its_gradient_is_finite() -> None:
+    images = _hue_test_images().requires_grad_(True)
+    shifts = torch.linspace(-0.5, 0.5, 8)
+    out = ops.adjust_hue(images, shifts)
+    for image, shift, mine in zip(images.detach(), shifts.tolist(), out.detach(), strict=True):
+        torch.testing.assert_close(mine, TF1.adjust_hue(image, shift), atol=1e-5, rtol=0)
+    (out * torch.randn_like(out)).sum().backward()
+    assert torch.isfinite(images.grad).all()  # gray pixels and ties included
+
+
+def test_hue_shift_gradcheck_away_from_ties() -> None:
+    generator = torch.Generator().manual_seed(0)
+    levels = torch.tensor([0.15, 0.5, 0.85], dtype=torch.float64)
+    channels = torch.rand(2, 3, 4, 4, generator=generator).argsort(dim=1)  # distinct per pixel
+    noise = 0.1 * torch.rand(2, 3, 4, 4, generator=generator, dtype=torch.float64)
+    x = (levels[channels] + noise).requires_grad_(True)  # channels >= 0.25 apart
+    shifts = torch.tensor([0.13, -0.37], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda images: ops.adjust_hue(images, shifts), (x,))
 
 
 def test_grayscale_and_padded_crop_equal_torchvision(batch) -> None:

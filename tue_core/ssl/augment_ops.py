@@ -5,7 +5,8 @@ differentiable with respect to the batch, so gradients reach a perturbation adde
 augmentation (UCL and TUE push PGD gradients through these ops, spec §2.4 and §5). The formulas are
 torchvision's (``RandomResizedCrop``, ``ColorJitter``, ``RandomGrayscale``, ``RandomCrop(pad)``)
 so that a batch here has the distribution of torchvision applied image by image; the parameter
-samplers mirror ``get_params`` of those transforms. Hue uses kornia's differentiable RGB<->HSV.
+samplers mirror ``get_params`` of those transforms. Hue is a torch-only RGB->HSV->RGB round trip
+(``adjust_hue``), differentiable everywhere including gray pixels.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from kornia.enhance import adjust_hue
 from torch import Tensor
 
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2 luma)
@@ -169,6 +169,51 @@ def _blend_stage(x: Tensor, op: Tensor, factors: Tensor, active: Tensor) -> Tens
     return (factor * x + (1 - factor) * target).clamp(0.0, 1.0)
 
 
+def _hue_sector(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Value, chroma and hue in sixths of the colour circle (each (B, H, W)) of an RGB batch.
+
+    torchvision's ``_rgb2hsv`` (transforms/_functional_tensor.py): ``v = max``, chroma
+    ``c = max - min``, hue ``(g - b) / c`` where max is r, ``2 + (b - r) / c`` where max is g
+    (and not r), else ``4 + (r - g) / c``; a gray pixel (``c = 0``) gets hue 0, via a unit divisor
+    that keeps forward and backward finite. Hue is left in [-1, 5) here (the caller wraps it).
+    """
+    r, g, b = x.unbind(dim=1)  # each (B, H, W)
+    value = x.amax(dim=1)
+    chroma = value - x.amin(dim=1)
+    divisor = torch.where(chroma == 0, torch.ones_like(chroma), chroma)
+    hue = torch.where(
+        value == r,
+        (g - b) / divisor,
+        torch.where(value == g, 2.0 + (b - r) / divisor, 4.0 + (r - g) / divisor),
+    )
+    return value, chroma, hue
+
+
+def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
+    """torchvision's ``adjust_hue`` per sample: RGB -> HSV, ``h = (h + shift) mod 1``, HSV -> RGB.
+
+    Args:
+        x: float (B, 3, H, W), meant in [0, 1].
+        shift: (B,) hue shift in turns of the colour circle, in [-0.5, 0.5].
+
+    Returns:
+        float (B, 3, H, W), differentiable with respect to ``x``.
+
+    HSV -> RGB is torchvision's ``_hsv2rgb`` (sector ``i = floor(6h)``, fraction ``f``, channels
+    picked from ``v, p = v(1 - s), q = v(1 - sf), t = v(1 - s(1 - f))``) written in its closed
+    form: channel n in (R, G, B) = (5, 3, 1) is ``v - v s clamp(min(k, 4 - k), 0, 1)`` with
+    ``k = (n + 6h) mod 6``, and ``v s = max - min``. It is continuous across the wrap (k = 0 and
+    6 agree), so no per-sector selection is needed. torchvision's clamps of p, q, t to [0, 1] are
+    no-ops for inputs in [0, 1] and are not applied (neither did kornia, used before).
+    """
+    value, chroma, hue = _hue_sector(x)  # (B, H, W) each
+    offsets = torch.tensor([5.0, 3.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    turn = (6 * shift).to(x.dtype).view(-1, 1, 1, 1)  # (B, 1, 1, 1) in sixths
+    k = torch.remainder(hue.unsqueeze(1) + turn + offsets, 6.0)  # (B, 3, H, W)
+    weight = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
+    return value.unsqueeze(1) - chroma.unsqueeze(1) * weight
+
+
 def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
     """torchvision's ``ColorJitter`` with per-sample factors (B, 4) and op orders (B, 4).
 
@@ -180,7 +225,7 @@ def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
     out = x
     for index in range(3):  # ops that come before hue (hue is never after position 3)
         out = _blend_stage(out, order[:, index], factors, hue_stage > index)
-    out = adjust_hue(out, factors[:, 3].to(x.dtype) * (2 * math.pi))
+    out = adjust_hue(out, factors[:, 3])
     for index in range(1, 4):  # ops that come after hue (hue is never before position 0)
         out = _blend_stage(out, order[:, index], factors, hue_stage < index)
     return out
