@@ -103,6 +103,55 @@ def test_hue_shift_gradcheck_away_from_ties() -> None:
     assert torch.autograd.gradcheck(lambda images: ops.adjust_hue(images, shifts), (x,))
 
 
+def _all_rows_jitter(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """The former ``SSLAugment`` path: jitter every row, keep it where the coin fired."""
+    batch = x.shape[0]
+    out = ops.resized_crop(
+        x,
+        ops.sample_crop_boxes(x, cfg.crop_scale, cfg.crop_ratio, gen),
+        ops.bernoulli(batch, cfg.flip_p, x, gen),
+    )
+    factors, order = ops.sample_jitter(x, cfg.jitter, gen)
+    apply = ops.bernoulli(batch, cfg.jitter_p, x, gen).view(-1, 1, 1, 1)
+    out = torch.where(apply, ops.color_jitter(out, factors, order), out)
+    apply = ops.bernoulli(batch, cfg.gray_p, x, gen).view(-1, 1, 1, 1)
+    return torch.where(apply, ops.grayscale(out).expand_as(out), out)
+
+
+def test_jitter_on_selected_rows_equals_the_all_rows_path() -> None:
+    x = torch.rand(32, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    x = (1.1 * x - 0.05).requires_grad_(True)  # PGD's x + delta leaves [0, 1]
+    cotangent = torch.randn(32, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    outputs, grads = [], []
+    for augment in (
+        SSLAugment().__call__,
+        lambda im, gen: _all_rows_jitter(im, AugmentConfig(), gen),
+    ):
+        out = augment(x, torch.Generator().manual_seed(4))
+        (grad,) = torch.autograd.grad((out * cotangent).sum(), x)
+        outputs.append(out.detach())
+        grads.append(grad)
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-6, rtol=0)
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-5)
+    assert (outputs[0] != x.detach()).any()
+
+
+@pytest.mark.parametrize("pattern", ["none", "all", "some"])
+def test_color_jitter_rows_leaves_the_other_rows_untouched(batch, pattern: str) -> None:
+    factors, order = ops.sample_jitter(
+        batch, (0.4, 0.4, 0.4, 0.1), torch.Generator().manual_seed(2)
+    )
+    apply = {
+        "none": torch.zeros(6, dtype=torch.bool),
+        "all": torch.ones(6, dtype=torch.bool),
+        "some": torch.tensor([True, False, False, True, True, False]),
+    }[pattern]
+    out = ops.color_jitter_rows(batch, factors, order, apply)
+    expected = torch.where(apply.view(-1, 1, 1, 1), ops.color_jitter(batch, factors, order), batch)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    assert torch.equal(out[~apply], batch[~apply])
+
+
 def test_grayscale_and_padded_crop_equal_torchvision(batch) -> None:
     torch.testing.assert_close(ops.grayscale(batch), TF.rgb_to_grayscale(batch))
     offsets = torch.tensor([[0, 8], [4, 4], [8, 0], [1, 7], [3, 2], [6, 5]])

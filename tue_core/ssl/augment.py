@@ -6,8 +6,8 @@ with p 0.8 and RandomGrayscale p 0.2, no blur, no normalisation (spec §2.4, §5
 kornia's per-sample version of it; UCL/CP and the evaluation code with torchvision image by image.
 Both draw fresh parameters for every image, and so does this module, from an explicit
 ``torch.Generator`` (reproducible, and saved in checkpoints). The formulas are torchvision's
-(see ``augment_ops``); kornia's augmentation modules are not used directly because they cannot
-take a generator, while their functional hue op is.
+(see ``augment_ops``), in torch alone: kornia's modules cannot take a generator, and kornia is not
+a dependency.
 
 ``SupervisedAugment`` is ``RandomCrop(32, padding=4)`` (zero padding) + flip (spec §2.7).
 """
@@ -73,8 +73,8 @@ class SSLAugment:
         out = ops.resized_crop(x, boxes, ops.bernoulli(batch, cfg.flip_p, x, gen))
         if cfg.jitter_p > 0 and any(cfg.jitter):
             factors, order = ops.sample_jitter(x, cfg.jitter, gen)
-            apply = ops.bernoulli(batch, cfg.jitter_p, x, gen).view(-1, 1, 1, 1)
-            out = torch.where(apply, ops.color_jitter(out, factors, order), out)
+            apply = ops.bernoulli(batch, cfg.jitter_p, x, gen)  # (B,)
+            out = ops.color_jitter_rows(out, factors, order, apply)
         if cfg.gray_p > 0:
             apply = ops.bernoulli(batch, cfg.gray_p, x, gen).view(-1, 1, 1, 1)
             out = torch.where(apply, ops.grayscale(out).expand_as(out), out)

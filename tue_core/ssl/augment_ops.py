@@ -229,3 +229,14 @@ def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
     for index in range(1, 4):  # ops that come after hue (hue is never before position 0)
         out = _blend_stage(out, order[:, index], factors, hue_stage < index)
     return out
+
+
+def color_jitter_rows(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor) -> Tensor:
+    """``color_jitter`` on the rows where ``apply`` (B,) bool is set; the others pass unchanged.
+
+    Equals ``torch.where(apply, color_jitter(x, factors, order), x)`` but computes (and
+    backpropagates through) only the selected rows. Finding them syncs a CUDA stream once.
+    """
+    rows = apply.nonzero().squeeze(1)  # (n,) int64
+    jittered = color_jitter(x.index_select(0, rows), factors[rows], order[rows])  # (n, 3, H, W)
+    return x.index_copy(0, rows, jittered)
