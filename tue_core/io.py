@@ -29,7 +29,7 @@ import numpy as np
 from tue_core import __version__
 
 SIDECAR_SUFFIX = ".json"
-_TRACKED_LIBRARIES = ("torch", "torchvision", "numpy", "scikit-learn", "kornia", "snakemake")
+_TRACKED_LIBRARIES = ("torch", "torchvision", "numpy", "scikit-learn", "snakemake")
 
 
 # --------------------------------------------------------------------------- atomic writes
