@@ -180,12 +180,12 @@ def _hue_sector(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     r, g, b = x.unbind(dim=1)  # each (B, H, W)
     value = x.amax(dim=1)
     chroma = value - x.amin(dim=1)
-    divisor = torch.where(chroma == 0, torch.ones_like(chroma), chroma)
-    hue = torch.where(
-        value == r,
-        (g - b) / divisor,
-        torch.where(value == g, 2.0 + (b - r) / divisor, 4.0 + (r - g) / divisor),
-    )
+    divisor = chroma + (chroma == 0).to(x.dtype)  # 1 where gray, where the numerator is 0
+    max_r = value == r
+    max_g = (value == g) & ~max_r
+    numerator = torch.where(max_r, g - b, torch.where(max_g, b - r, r - g))
+    sector = (2.0 * max_g + 4.0 * ~(max_r | max_g)).to(x.dtype)  # 0, 2 or 4, no gradient
+    hue = numerator / divisor + sector
     return value, chroma, hue
 
 
@@ -204,13 +204,14 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     form: channel n in (R, G, B) = (5, 3, 1) is ``v - v s clamp(min(k, 4 - k), 0, 1)`` with
     ``k = (n + 6h) mod 6``, and ``v s = max - min``. It is continuous across the wrap (k = 0 and
     6 agree), so no per-sector selection is needed. torchvision's clamps of p, q, t to [0, 1] are
-    no-ops for inputs in [0, 1] and are not applied (neither did kornia, used before).
+    no-ops for inputs in [0, 1] and are not applied (nor were they by kornia's op, used before).
     """
     value, chroma, hue = _hue_sector(x)  # (B, H, W) each
-    offsets = torch.tensor([5.0, 3.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    # channel offsets (5, 3, 1) made on the device: a host list would be a blocking CUDA copy
+    offsets = torch.arange(5, 0, -2, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     turn = (6 * shift).to(x.dtype).view(-1, 1, 1, 1)  # (B, 1, 1, 1) in sixths
-    k = torch.remainder(hue.unsqueeze(1) + turn + offsets, 6.0)  # (B, 3, H, W)
-    weight = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
+    k = torch.remainder(hue.unsqueeze(1) + (turn + offsets), 6.0)  # (B, 3, H, W)
+    weight = (2.0 - (k - 2.0).abs()).clamp(0.0, 1.0)  # min(k, 4 - k) = 2 - |k - 2|
     return value.unsqueeze(1) - chroma.unsqueeze(1) * weight
 
 
