@@ -10,7 +10,7 @@ autocast and channels_last (what our trainers do on CUDA), optionally ``--compil
 loops run fp32 with ``--workers`` DataLoader workers. ``--data`` names a folder holding a prepared
 ``train.npz``/``test.npz`` pair (``tue-prepare``); without it a synthetic CIFAR-shaped stand-in of
 ``--gen-images`` images is used and the JSON says so. Needs only tue_core's own imports (torch,
-torchvision, numpy, pydantic, kornia, tqdm, pyyaml, scikit-learn); no snakemake. Packages missing
+torchvision, numpy, pydantic, tqdm, pyyaml, scikit-learn); no snakemake. Packages missing
 on the machine are named in the JSON before any work (docs/benchmarks.md: how to carry wheels).
 """
 
@@ -31,7 +31,7 @@ import torch
 from . import harness  # torch only: the package check below runs before tue_core is imported
 
 log = logging.getLogger("benchmarks.gpu_check")
-NEEDED = ("numpy", "torchvision", "pydantic", "kornia", "tqdm", "yaml", "sklearn", "PIL")
+NEEDED = ("numpy", "torchvision", "pydantic", "tqdm", "yaml", "sklearn", "PIL")
 
 
 def paper_settings(speed: Any, compile: bool) -> Any:
