@@ -3,7 +3,7 @@
 * supervised epoch: :class:`tue_core.evaluate.supervised.SupervisedTrainer` over
   ``tue_core.ssl.loop.epoch_batches`` (the body of ``train_supervised``'s epoch);
 * SSL epoch: :class:`tue_core.ssl.train.SSLTrainer` (augmentation ``tue_core.ssl.augment``), one
-  per backbone (the body of ``tue_core.ssl.train._run_epoch``);
+  per backbone (``tue_core.ssl.train.run_epoch`` itself);
 * PGD pass: :func:`tue_core.perturb.alternating.refine_bank` with :class:`tue_core.perturb.pgd.PGD`
   over a :class:`tue_core.perturb.bank.DeltaBank` (EMN's cross-entropy objective, and the SSL
   objective of UCL/TUE for each backbone);
@@ -38,7 +38,7 @@ from tue_core.seeding import make_generator
 from tue_core.ssl import loop
 from tue_core.ssl.config import MoCoConfig, SSLTrainConfig, paper_pretrain_config
 from tue_core.ssl.methods import SSLMethod, build_ssl_method
-from tue_core.ssl.train import SSLTrainer
+from tue_core.ssl.train import SSLTrainer, run_epoch
 
 EPS, STEP_SIZE = 8 / 255, 0.8 / 255  # every reference (spec §2-§5)
 BACKBONES = ("simclr", "moco", "simsiam")
@@ -174,12 +174,7 @@ def ssl(setup: Setup, backbone: str, batch_size: int) -> BenchLoop:
     n = len(setup.labels)
 
     def ours() -> None:
-        batches = loop.epoch_batches(n, batch_size, drop_last=True, generator=trainer.generator)
-        losses = []
-        for step, index in enumerate(batches):
-            trainer.set_progress(0, step, len(batches))
-            losses.append(trainer.step(setup.images[index].float().div_(255.0)))
-        loop.raise_if_non_finite(losses, 1)
+        run_epoch(trainer, setup.images, 0)  # the library's epoch (paper config: drop_last)
 
     sizes = batch_sizes(n, batch_size, drop_last=True)
     made = premade(setup, sizes, views=2)

@@ -118,7 +118,8 @@ def _check_images(images: Tensor) -> None:
         )
 
 
-def _run_epoch(trainer: SSLTrainer, images: Tensor, epoch: int) -> loop.Record:
+def run_epoch(trainer: SSLTrainer, images: Tensor, epoch: int) -> loop.Record:
+    """One epoch of SSL steps over uint8 ``images`` (N, 3, H, W); its loss, lr and speed."""
     cfg = trainer.cfg
     batches = loop.epoch_batches(
         len(images), cfg.batch_size, drop_last=cfg.drop_last, generator=trainer.generator
@@ -182,4 +183,4 @@ def train_ssl(
     )
     steps = loop.steps_per_epoch(len(images), cfg.batch_size, cfg.drop_last)
     log.info("SSL training: %d images, %d steps per epoch, %s", len(images), steps, cfg)
-    return epochs.run(trainer, lambda epoch: _run_epoch(trainer, images, epoch))
+    return epochs.run(trainer, lambda epoch: run_epoch(trainer, images, epoch))
