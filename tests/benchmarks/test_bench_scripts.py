@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,3 +45,19 @@ def test_gpu_check_smoke_and_cost_model(tmp_path: Path, capsys: pytest.CaptureFi
     cost_model.main(["--config", "config/demo.yaml", "--gpu", str(out), "--cpu", str(out)])
     printed = capsys.readouterr().out
     assert "measured: g.json" in printed and "**all (total)**" in printed
+
+
+def test_classwise_random_control_is_one_sign_pattern_per_class() -> None:
+    from benchmarks.cpu_calibration import classwise_random_delta
+
+    labels = np.array([0, 1, 2, 0, 1, 2, 2], dtype=np.int64)
+    eps = 8 / 255
+    delta = classwise_random_delta(labels, (4, 5), eps, seed=3)
+    assert delta.shape == (7, 3, 4, 5) and delta.dtype == np.float32
+    assert np.allclose(np.abs(delta), eps)  # saturated: every pixel at +-eps
+    for c in range(3):  # identical within a class ...
+        rows = delta[labels == c]
+        assert (rows == rows[0]).all()
+    assert (delta[0] != delta[1]).any() and (delta[1] != delta[2]).any()  # ... distinct across
+    assert np.array_equal(delta, classwise_random_delta(labels, (4, 5), eps, seed=3))
+    assert not np.array_equal(delta, classwise_random_delta(labels, (4, 5), eps, seed=4))
