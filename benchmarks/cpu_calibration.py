@@ -5,15 +5,16 @@
     python benchmarks/cpu_calibration.py poisoned --epochs 10 --perturbation classwise-random
     python benchmarks/cpu_calibration.py poisoned --epochs 10 --perturbation path/to/perturbation.npz
 
-Reads a prepared split pair (``results/data/cifar10/{train,test}.npz``, made by
-``snakemake --configfile config/cifar10-cpu.yaml results/data/cifar10/train.npz``), runs the
-library's own training functions and writes one JSON per check to ``benchmarks/results/``.
-``probe`` pre-trains SimCLR and compares its linear probe with the same probe on a randomly
-initialised encoder of the same architecture (the honest bar: random features are not chance).
-``poisoned`` trains the same supervised recipe on the training set plus a perturbation: a
-perturbation file, or ``classwise-random``, one random +-eps sign pattern per class (the white-noise
-class-wise pattern that TUE's per-batch CSD converges to, docs/tue-cpu-scale.md), as a control of
-what a short supervised run can pick up at all.
+Reads a prepared split pair (``--data``, default ``results/cifar10-cpu/data/cifar10``, made by
+``snakemake --configfile config/cifar10-cpu.yaml results/cifar10-cpu/data/cifar10/train.npz``),
+runs the library's own training functions and writes one JSON per check to
+``benchmarks/results/``. ``probe`` pre-trains SimCLR and compares its linear probe with the same
+probe on a randomly initialised encoder of the same architecture (the honest bar: random features
+are not chance). ``poisoned`` trains the supervised recipe on the training set plus a
+perturbation: a perturbation file, ``none`` (the clean baseline of the same recipe), or
+``classwise-random``, one random +-eps sign pattern per class (the white-noise class-wise pattern
+that TUE's per-batch CSD converges to, docs/tue-cpu-scale.md): a control of what a short
+supervised run can pick up at all.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def classwise_random_delta(labels: np.ndarray, image_hw: tuple[int, int], eps: f
 
 def poisoned(args: argparse.Namespace, train, test) -> dict:
     hw = tuple(train.images.shape[1:3])
-    if args.perturbation == "classwise-random":
+    if args.perturbation == "none":  # the clean baseline of the same recipe
+        delta = np.zeros((len(train), 3, *hw), dtype=np.float32)
+    elif args.perturbation == "classwise-random":
         delta = classwise_random_delta(train.labels, hw, args.eps, args.seed)
     else:
         pset = load_perturbation(args.perturbation)
@@ -93,7 +96,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("check", choices=["supervised", "probe", "poisoned"])
-    parser.add_argument("--data", type=Path, default=Path("results/data/cifar10"))
+    parser.add_argument("--data", type=Path, default=Path("results/cifar10-cpu/data/cifar10"))
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--probe-epochs", type=int, default=20)
     parser.add_argument("--width", type=int, default=16)
@@ -102,7 +105,7 @@ def main() -> None:
     parser.add_argument(
         "--perturbation",
         default="classwise-random",
-        help="poisoned: a perturbation .npz made for --data's train split, or classwise-random",
+        help="poisoned: a perturbation .npz made for --data's train split, classwise-random or none",
     )
     parser.add_argument("--eps", type=float, default=8 / 255, help="classwise-random's budget")
     parser.add_argument("--no-augment", action="store_true", help="train without crop + flip")
