@@ -4,9 +4,11 @@
     python -m benchmarks.cost_model --config config.yaml --jobs  # one scale, every job listed
 
 Jobs and their model work come from :mod:`tue_core.plan.cost` (the planner the Snakefile uses).
-CPU hours use the newest ``benchmarks/results/cpu-speed-*.json``; GPU hours use a GPU check's
-JSON (``--gpu``, e.g. ``benchmarks/results/gpu-check.json``) when one exists, else the labelled
-assumption of :meth:`tue_core.plan.cost.Throughput.assumed_gpu`.
+CPU hours use ``--cpu`` or, by default, ``benchmarks/results/cpu-speed-w16-t1.json`` (per-thread
+rates of every loop; the CPU scales run one thread per job), else ``cpu-speed-w16.json``. GPU
+hours use ``--gpu`` or ``benchmarks/results/gpu-check.json`` when one exists, else the labelled
+assumption of :meth:`tue_core.plan.cost.Throughput.assumed_gpu`. The defaults are fixed names, not
+the newest file: a partial run (e.g. ``--loops pgd_ssl_simclr``) must not stand in for all loops.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 CONFIGS = ("config.yaml", "config/demo.yaml", "config/cifar10-cpu.yaml")
 
 
-def newest(pattern: str) -> Path | None:
-    found = sorted(RESULTS.glob(pattern), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
+DEFAULT_CPU = ("cpu-speed-w16-t1.json", "cpu-speed-w16.json")  # first that exists
+DEFAULT_GPU = ("gpu-check.json",)
+
+
+def first_existing(names: tuple[str, ...]) -> Path | None:
+    return next((RESULTS / n for n in names if (RESULTS / n).is_file()), None)
 
 
 def rule_table(plan: Plan, cpu: Throughput | None, gpu: Throughput) -> str:
@@ -80,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", action="store_true", help="also list every job")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    cpu_path = args.cpu or newest("cpu-speed-*.json")
-    gpu_path = args.gpu or newest("gpu-check*.json")
+    cpu_path = args.cpu or first_existing(DEFAULT_CPU)
+    gpu_path = args.gpu or first_existing(DEFAULT_GPU)
     cpu = Throughput.from_speed_json(cpu_path) if cpu_path else None
     gpu = Throughput.from_speed_json(gpu_path) if gpu_path else Throughput.assumed_gpu()
     print(f"CPU-h: {cpu.label if cpu else 'no CPU benchmark JSON found (run make bench)'}")

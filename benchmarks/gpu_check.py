@@ -1,5 +1,6 @@
 """GPU check: the speed benchmark at paper settings, a short real-scale generation + evaluation on
-CIFAR-10, and peak memory, in one JSON file and under 10 minutes on one H200.
+CIFAR-10, TUE released mode's CSD noise pass looped vs grouped (``benchmarks.csd_pass``), and peak
+memory, in one JSON file and under 10 minutes on one H200.
 
     python -m benchmarks.gpu_check --out $OUT/gpu-check.json                 # GPU, paper settings
     python -m benchmarks.gpu_check --data results/cifar10-cpu/data/cifar10   # real CIFAR-10 subset
@@ -155,6 +156,12 @@ def main(argv: list[str] | None = None) -> Path:
     device = resolve_device(s.device)
     harness.reset_peak_memory(device)
     record["speed"] = speed.run(s)
+    from .csd_pass import csd_pass_speed
+
+    record["csd_pass"] = csd_pass_speed(  # TUE released mode's noise pass: looped vs grouped
+        device, images=256 if args.smoke else 50_000, batch_size=s.ssl_batch_size,
+        steps=2 if args.smoke else 20, repeats=s.repeats,
+    )  # fmt: skip
     record["generation_and_evaluation"] = generate_and_evaluate(args, s, device)
     record["peak_memory_gib"] = harness.peak_memory_gib(device)
     record["wall_seconds"] = round(time.perf_counter() - start, 1)

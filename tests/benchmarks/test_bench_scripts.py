@@ -42,6 +42,9 @@ def test_gpu_check_smoke_and_cost_model(tmp_path: Path, capsys: pytest.CaptureFi
     assert record["smoke"] and set(record["speed"]["loops"]) == {"supervised", "pgd_ce"}
     for name in ("emn", "tue_simclr"):
         assert record["generation_and_evaluation"][name]["generation_seconds"] > 0
+    csd = record["csd_pass"]
+    assert csd["looped"]["per_second"] > 0 and csd["grouped"]["per_second"] > 0
+    assert csd["grouped_speedup"] > 0
     cost_model.main(["--config", "config/demo.yaml", "--gpu", str(out), "--cpu", str(out)])
     printed = capsys.readouterr().out
     assert "measured: g.json" in printed and "**all (total)**" in printed
@@ -61,3 +64,17 @@ def test_classwise_random_control_is_one_sign_pattern_per_class() -> None:
     assert (delta[0] != delta[1]).any() and (delta[1] != delta[2]).any()  # ... distinct across
     assert np.array_equal(delta, classwise_random_delta(labels, (4, 5), eps, seed=3))
     assert not np.array_equal(delta, classwise_random_delta(labels, (4, 5), eps, seed=4))
+
+
+def test_csd_pass_benchmark_writes_both_variants(tmp_path: Path) -> None:
+    from benchmarks import csd_pass
+
+    out = csd_pass.main(
+        ["--images", "96", "--batch-size", "16", "--steps", "2", "--repeats", "1", "--threads",
+         "1", "--out", str(tmp_path / "c.json")]
+    )  # fmt: skip
+    record = json.loads(out.read_text())
+    result = record["result"]
+    assert record["kind"] == "csd_pass" and result["images"] == 96
+    assert len(result["looped"]["seconds"]) == 1 and len(result["grouped"]["seconds"]) == 1
+    assert len(record["machine"]["loadavg_end"]) == 3

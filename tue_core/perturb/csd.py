@@ -32,14 +32,20 @@ def class_statistics(delta_flat: Tensor, labels: Tensor) -> tuple[Tensor, Tensor
     Returns:
         centroids (M, D), spreads (M,), counts (M,) for the M classes present, in label order.
     """
-    present, inverse = torch.unique(labels, return_inverse=True)  # (M,), (B,)
+    _, centroids, spreads, counts = _key_statistics(delta_flat, labels)
+    return centroids, spreads, counts
+
+
+def _key_statistics(delta_flat: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The present keys (M,) and their rows' centroids (M, D), spreads (M,) and counts (M,)."""
+    present, inverse = torch.unique(keys, return_inverse=True)  # (M,), (B,)
     num_present = present.numel()
     counts = torch.bincount(inverse, minlength=num_present).to(delta_flat.dtype)  # (M,)
     sums = delta_flat.new_zeros(num_present, delta_flat.shape[1]).index_add(0, inverse, delta_flat)
     centroids = sums / counts[:, None]  # (M, D)
     distances = (delta_flat - centroids[inverse]).norm(dim=1)  # (B,)
     spreads = delta_flat.new_zeros(num_present).index_add(0, inverse, distances) / counts  # (M,)
-    return centroids, spreads, counts
+    return present, centroids, spreads, counts
 
 
 def separability_from_statistics(centroids: Tensor, spreads: Tensor) -> Tensor:
@@ -79,3 +85,79 @@ def classwise_separability(
     if detach_spread:
         spreads = spreads.detach()
     return separability_from_statistics(centroids, spreads)
+
+
+# Pairwise-distance backward buffer of one chunk of groups, in elements (cdist's backward holds
+# groups x classes^2 x D values): 2**26 floats = 256 MiB.
+_GROUP_BUFFER_ELEMENTS = 2**26
+
+
+def grouped_classwise_separability(
+    delta_flat: Tensor,
+    labels: Tensor,
+    groups: Tensor,
+    num_groups: int,
+    *,
+    detach_spread: bool = True,
+) -> Tensor:
+    """CSD (Eq. 4) of each of ``num_groups`` mini-batches at once: the value per group (G,).
+
+    Row ``b`` belongs to mini-batch ``groups[b]``; each group's value is exactly what
+    :func:`classwise_separability` gives for that group's rows alone (0 with fewer than two
+    classes present), so the gradient of a positive combination of the values reaches every row
+    as its own batch's gradient would, with its sign unchanged. This lets one sign-PGD call refine
+    a whole noise pass of model-free CSD steps (TUE's released objective) instead of one call per
+    mini-batch. Centroids are padded to (G, C, D) with a presence mask; groups are processed in
+    chunks that bound the pairwise-distance backward buffer.
+
+    Args:
+        delta_flat: float (N, D).
+        labels: int64 (N,) class of each row.
+        groups: int64 (N,) mini-batch of each row, in ``[0, num_groups)``.
+        num_groups: G.
+        detach_spread: cut the gradient through the spreads (the reference's choice).
+    """
+    if delta_flat.ndim != 2 or labels.shape != delta_flat.shape[:1] or groups.shape != labels.shape:
+        raise ValueError(
+            f"expected delta_flat (N, D), labels (N,) and groups (N,), got "
+            f"{tuple(delta_flat.shape)}, {tuple(labels.shape)} and {tuple(groups.shape)}"
+        )
+    delta_flat = delta_flat.float()
+    num_classes = int(labels.max()) + 1  # one device sync per call
+    dim = delta_flat.shape[1]
+    present, centroids, spreads, _ = _key_statistics(delta_flat, groups * num_classes + labels)
+    if detach_spread:
+        spreads = spreads.detach()
+    slots = num_groups * num_classes
+    padded = delta_flat.new_zeros(slots, dim).index_copy(0, present, centroids)
+    padded_spread = delta_flat.new_zeros(slots).index_copy(0, present, spreads)
+    is_present = torch.zeros(slots, dtype=torch.bool, device=delta_flat.device)
+    is_present[present] = True
+    padded = padded.view(num_groups, num_classes, dim)  # (G, C, D)
+    padded_spread = padded_spread.view(num_groups, num_classes)  # (G, C)
+    is_present = is_present.view(num_groups, num_classes)  # (G, C)
+    chunk = max(1, _GROUP_BUFFER_ELEMENTS // (num_classes * num_classes * dim))
+    values = [
+        _padded_separability(
+            padded[start : start + chunk],
+            padded_spread[start : start + chunk],
+            is_present[start : start + chunk],
+        )
+        for start in range(0, num_groups, chunk)
+    ]
+    return torch.cat(values)
+
+
+def _padded_separability(centroids: Tensor, spreads: Tensor, present: Tensor) -> Tensor:
+    """Eq. 4 per group from padded centroids (G, C, D), spreads (G, C) and presence (G, C)."""
+    num_classes = centroids.shape[1]
+    pair_dist = torch.cdist(
+        centroids, centroids, compute_mode="donot_use_mm_for_euclid_dist"
+    )  # (G, C, C)
+    pair_spread = spreads[:, :, None] + spreads[:, None, :]  # (G, C, C)
+    off_diagonal = ~torch.eye(num_classes, dtype=torch.bool, device=centroids.device)
+    valid = present[:, :, None] & present[:, None, :] & off_diagonal  # (G, C, C)
+    ratio = (pair_spread + CSD_STABILISER) / (pair_dist + CSD_STABILISER)
+    ratio = torch.where(valid, ratio, torch.zeros_like(ratio))  # absent pairs: no value, no grad
+    pairs = valid.sum(dim=(1, 2))  # (G,) M (M - 1), 0 with fewer than two classes
+    return ratio.sum(dim=(1, 2)) / pairs.clamp(min=1).to(ratio.dtype)

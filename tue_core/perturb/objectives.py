@@ -9,6 +9,13 @@ sample ids, and ``delta`` the current perturbation of that batch (requires grad)
 * :class:`ClasswiseSeparability` — the CSD term of Eq. 5 (Eq. 4).
 * :class:`WeightedSum` — ``sum_k w_k * term_k`` (TUE: ``ssl_weight * L_CL + lambda * CSD``); terms
   with weight 0 are skipped, so ``ssl_weight = 0`` runs no network at all (as the reference does).
+
+An objective whose ``accepts_groups`` is true can also take a *grouped* batch: many mini-batches
+stacked into one, ``groups`` naming each row's mini-batch. It then returns the size-weighted mean
+of the per-mini-batch values, whose gradient has, row by row, the sign each mini-batch alone would
+give; sign-PGD on it therefore equals one PGD call per mini-batch (``alternating.refine_bank``).
+Only model-free objectives (CSD) accept groups: a network couples the rows of its batch (BatchNorm,
+contrastive negatives).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tue_core.device import autocast_dtype
-from tue_core.perturb.csd import classwise_separability
+from tue_core.perturb.csd import classwise_separability, grouped_classwise_separability
 
 
 @dataclass(frozen=True)
@@ -34,9 +41,27 @@ class PerturbBatch:
     images: Tensor  # float (B, 3, H, W) clean images in [0, 1]
     labels: Tensor  # int64 (B,)
     index: Tensor  # int64 (B,) sample ids (rows of the delta bank)
+    groups: Tensor | None = None  # int64 (B,): mini-batch of each row in a grouped batch
+    num_groups: int = 1
+
+    def __post_init__(self) -> None:
+        if self.groups is not None and self.groups.shape != self.labels.shape:
+            raise ValueError(
+                f"groups must have the labels' shape {tuple(self.labels.shape)}, "
+                f"got {tuple(self.groups.shape)}"
+            )
+
+    def group_weights(self) -> Tensor:
+        """Each group's share of the rows (G,): the weights of the size-weighted mean."""
+        if self.groups is None:
+            raise ValueError("group_weights needs a grouped batch (groups is None)")
+        sizes = torch.bincount(self.groups, minlength=self.num_groups)
+        return sizes.to(torch.float32) / len(self.groups)
 
 
 class Objective(Protocol):
+    accepts_groups: bool  # can take a grouped batch (see the module docstring)
+
     def __call__(
         self,
         model: nn.Module | None,
@@ -45,6 +70,11 @@ class Objective(Protocol):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor: ...
+
+
+def refuse_groups(batch: PerturbBatch, name: str) -> None:
+    if batch.groups is not None:
+        raise ValueError(f"{name} runs a network, so it cannot take a grouped batch")
 
 
 def autocast_for(x: Tensor) -> Any:
@@ -57,6 +87,8 @@ def autocast_for(x: Tensor) -> Any:
 class CrossEntropy:
     """Supervised cross-entropy of the surrogate on ``x + delta`` (EMN, Huang et al. 2021, Eq. 1)."""
 
+    accepts_groups = False
+
     def __call__(
         self,
         model: nn.Module | None,
@@ -67,6 +99,7 @@ class CrossEntropy:
     ) -> Tensor:
         if model is None:
             raise ValueError("CrossEntropy needs a classifier model")
+        refuse_groups(batch, "CrossEntropy")
         with autocast_for(delta):
             logits = model(batch.images + delta)
         return F.cross_entropy(logits.float(), batch.labels)
@@ -91,6 +124,7 @@ class SSLObjective:
     augment: Callable[..., Tensor]
     update_queue: bool = True
     target_grad: bool = True
+    accepts_groups = False
 
     def __call__(
         self,
@@ -102,6 +136,7 @@ class SSLObjective:
     ) -> Tensor:
         if model is None:
             raise ValueError("SSLObjective needs an SSL method module")
+        refuse_groups(batch, "SSLObjective")
         perturbed = batch.images + delta
         views = [self.augment(perturbed, generator=generator) for _ in range(2)]
         if perturbed.device.type == "cuda":
@@ -126,6 +161,7 @@ class ClasswiseSeparability:
     """CSD of the batch's flattened perturbations (Ren et al. 2023, Eq. 4; see :mod:`.csd`)."""
 
     detach_spread: bool = True
+    accepts_groups = True
 
     def __call__(
         self,
@@ -135,9 +171,18 @@ class ClasswiseSeparability:
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        return classwise_separability(
-            delta.flatten(1), batch.labels, detach_spread=self.detach_spread
-        )
+        if batch.groups is None:
+            return classwise_separability(
+                delta.flatten(1), batch.labels, detach_spread=self.detach_spread
+            )
+        values = grouped_classwise_separability(
+            delta.flatten(1),
+            batch.labels,
+            batch.groups,
+            batch.num_groups,
+            detach_spread=self.detach_spread,
+        )  # (G,)
+        return (values * batch.group_weights()).sum()
 
 
 @dataclass(frozen=True)
@@ -145,6 +190,10 @@ class WeightedSum:
     """``sum_k weight_k * term_k(model, batch, delta)``; zero-weight terms are not evaluated."""
 
     terms: tuple[tuple[float, Objective], ...]
+
+    @property
+    def accepts_groups(self) -> bool:
+        return all(term.accepts_groups for weight, term in self.terms if weight != 0)
 
     def __post_init__(self) -> None:
         if not any(weight != 0 for weight, _ in self.terms):
