@@ -78,3 +78,27 @@ def test_csd_pass_benchmark_writes_both_variants(tmp_path: Path) -> None:
     assert record["kind"] == "csd_pass" and result["images"] == 96
     assert len(result["looped"]["seconds"]) == 1 and len(result["grouped"]["seconds"]) == 1
     assert len(record["machine"]["loadavg_end"]) == 3
+
+
+def test_tue_effect_smoke_records_every_phase(tmp_path: Path) -> None:
+    from benchmarks import tue_effect
+
+    out = tue_effect.main(["--smoke", "--mode", "released", "--out", str(tmp_path / "t.json")])
+    record = json.loads(out.read_text())
+    assert record["generation_config"]["mode"] == "released"
+    assert record["generation"]["schedule"]["s2_uses_network"] is False
+    assert record["shortened"]["supervised"]["epochs"] == 1
+    for name in ("supervised_poisoned", "supervised_clean"):
+        assert len(record[name]["history"]) == 1
+    expected = record["supervised_clean"]["final_acc"] - record["supervised_poisoned"]["final_acc"]
+    assert record["drop_points"] == pytest.approx(expected, abs=0.01)
+
+
+def test_tue_effect_refuses_a_run_that_is_not_tue(tmp_path: Path) -> None:
+    from benchmarks import tue_effect
+
+    with pytest.raises(SystemExit, match="is emn, not tue"):
+        tue_effect.main(["--smoke", "--run", "emn", "--out", str(tmp_path / "t.json")])
+    with pytest.raises(SystemExit, match="no perturbation run 'nope'"):
+        tue_effect.main(["--smoke", "--run", "nope", "--out", str(tmp_path / "t.json")])
+    assert not (tmp_path / "t.json").exists()  # refused before any work or output
