@@ -1,0 +1,73 @@
+"""The bf16 autocast paths that CUDA takes run end to end (on the CPU, with autocast forced on).
+
+CI has no GPU, so the paper-scale mixed-precision code (every ``autocast_for`` block) would
+otherwise first run on a GPU. Forcing ``autocast_dtype`` to bf16 makes the CPU take those paths:
+each registry entry generates a valid delta, and supervised training and the SSL pre-training +
+linear probe finish with finite losses. (channels_last stays CUDA-only and untested here.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from perturb_tiny import TINY_HEADS, make_dataset, tiny_config
+
+import tue_core.perturb.objectives as objectives
+import tue_core.ssl.loop as ssl_loop
+from tue_core.evaluate.linear_probe import LinearProbeConfig, evaluate_ssl
+from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
+from tue_core.perturb.registry import generate
+from tue_core.ssl.config import paper_pretrain_config
+
+CASES = [
+    ("emn", "simclr", {}),
+    ("sn", "simclr", {}),
+    *[("ucl", b, {}) for b in ("simclr", "moco", "simsiam")],
+    *[("tue", b, {}) for b in ("simclr", "moco", "simsiam")],
+    ("tue", "simclr", {"mode": "released"}),
+]
+
+
+@pytest.fixture(autouse=True)
+def _bf16_autocast(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bf16(device: torch.device) -> torch.dtype:
+        return torch.bfloat16
+
+    monkeypatch.setattr(objectives, "autocast_dtype", bf16)
+    monkeypatch.setattr(ssl_loop, "autocast_dtype", bf16)
+
+
+def test_autocast_is_really_bf16() -> None:
+    x = torch.ones(2, 3)
+    with ssl_loop.autocast_for(x.device):
+        assert (x @ x.T).dtype == torch.bfloat16
+    with objectives.autocast_for(x):
+        assert (x @ x.T).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize(("method", "backbone", "extra"), CASES)
+def test_every_generator_under_bf16(method: str, backbone: str, extra: dict) -> None:
+    data = make_dataset()
+    result = generate(tiny_config(method, backbone, **extra), data, "cpu", seed=0)
+    delta = result.pset.delta
+    assert delta.dtype == np.float32 and np.isfinite(delta).all()
+    if method != "sn":  # SN is L2-bounded
+        assert np.abs(delta).max() <= 8 / 255 + 1e-6
+    assert np.abs(delta).max() > 0  # something was optimised
+
+
+def test_supervised_and_linear_probe_under_bf16() -> None:
+    train, test = make_dataset(), replace(make_dataset(seed=1), split="test")
+    supervised = train_supervised(
+        train, test, SupervisedConfig(epochs=1, batch_size=12, width=4), "cpu", seed=0
+    )
+    assert np.isfinite(supervised.history[-1]["train_loss"])
+    probe = evaluate_ssl(
+        train, train, test, TINY_HEADS["simclr"],
+        paper_pretrain_config("simclr", epochs=1, batch_size=12),
+        LinearProbeConfig(epochs=1, batch_size=12, augment="none"), 4, "cpu", seed=0,
+    )  # fmt: skip
+    assert 0 <= probe.final_acc <= 100
