@@ -40,3 +40,8 @@ def configure_threads(threads: int | None = None) -> int:
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """bf16 autocast on CUDA (the speed path); ``None`` (fp32) on CPU."""
     return torch.bfloat16 if device.type == "cuda" else None
+
+
+def prefers_channels_last(device: torch.device) -> bool:
+    """channels_last memory format for the conv nets and their inputs: on CUDA, not on the CPU."""
+    return device.type == "cuda"

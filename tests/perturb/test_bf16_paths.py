@@ -1,9 +1,10 @@
-"""The bf16 autocast paths that CUDA takes run end to end (on the CPU, with autocast forced on).
+"""CUDA's fast paths (bf16 autocast, channels_last) run end to end, forced on for the CPU.
 
-CI has no GPU, so the paper-scale mixed-precision code (every ``autocast_for`` block) would
-otherwise first run on a GPU. Forcing ``autocast_dtype`` to bf16 makes the CPU take those paths:
-each registry entry generates a valid delta, and supervised training and the SSL pre-training +
-linear probe finish with finite losses. (channels_last stays CUDA-only and untested here.)
+CI has no GPU, so the paper-scale code paths (every ``autocast_for`` block, every
+``prefers_channels_last`` branch) would otherwise first run on a GPU. Forcing ``autocast_dtype``
+to bf16 and ``prefers_channels_last`` to True makes the CPU take them: each registry entry
+generates a valid delta, and supervised training and the SSL pre-training + linear probe finish
+with finite losses.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import pytest
 import torch
 from perturb_tiny import TINY_HEADS, make_dataset, tiny_config
 
+import tue_core.evaluate.supervised as supervised_module
 import tue_core.perturb.objectives as objectives
 import tue_core.ssl.loop as ssl_loop
+import tue_core.ssl.train as ssl_train
 from tue_core.evaluate.linear_probe import LinearProbeConfig, evaluate_ssl
 from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
 from tue_core.perturb.registry import generate
@@ -32,12 +35,26 @@ CASES = [
 
 
 @pytest.fixture(autouse=True)
-def _bf16_autocast(monkeypatch: pytest.MonkeyPatch) -> None:
+def _cuda_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     def bf16(device: torch.device) -> torch.dtype:
         return torch.bfloat16
 
+    def channels_last(device: torch.device) -> bool:
+        return True
+
     monkeypatch.setattr(objectives, "autocast_dtype", bf16)
     monkeypatch.setattr(ssl_loop, "autocast_dtype", bf16)
+    for module in (objectives, ssl_train, supervised_module):
+        monkeypatch.setattr(module, "prefers_channels_last", channels_last)
+
+
+def test_the_channels_last_path_is_really_taken() -> None:
+    model = torch.nn.Conv2d(3, 4, 3)
+    assert not model.weight.is_contiguous(memory_format=torch.channels_last)
+    trainer = supervised_module.SupervisedTrainer(
+        model, SupervisedConfig(epochs=1, batch_size=12, width=4), torch.device("cpu"), 0
+    )
+    assert trainer.model.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_autocast_is_really_bf16() -> None:

@@ -22,6 +22,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 from torch import Tensor, nn
 
 from tue_core.data.base import PreparedDataset
+from tue_core.device import prefers_channels_last
 from tue_core.evaluate.result import EvalResult
 from tue_core.models import build_model
 from tue_core.seeding import make_generator, seed_everything
@@ -63,7 +64,7 @@ def evaluate_accuracy(
     loss, correct = torch.zeros((), device=device), torch.zeros((), device=device)
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].float().div_(255.0)
-        if device.type == "cuda":
+        if prefers_channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         y = labels[start : start + batch_size]
         with loop.autocast_for(device):
@@ -82,7 +83,7 @@ class SupervisedTrainer:
         self.device = as_device(device)
         self.cfg = cfg
         self.model = model.to(self.device)
-        if self.device.type == "cuda":
+        if prefers_channels_last(self.device):
             self.model.to(memory_format=torch.channels_last)
         self.generator = make_generator(seed, self.device)
         self.augment = SupervisedAugment(cfg.padding, generator=self.generator)
@@ -98,7 +99,7 @@ class SupervisedTrainer:
         self.model.train()
         if augment and self.cfg.augment:
             x = self.augment(x)
-        if self.device.type == "cuda":
+        if prefers_channels_last(self.device):
             x = x.contiguous(memory_format=torch.channels_last)
         with loop.autocast_for(self.device):
             logits = self.model(x).float()

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tue_core.device import autocast_dtype
+from tue_core.device import autocast_dtype, prefers_channels_last
 from tue_core.perturb.csd import classwise_separability, grouped_classwise_separability
 
 
@@ -139,7 +139,7 @@ class SSLObjective:
         refuse_groups(batch, "SSLObjective")
         perturbed = batch.images + delta
         views = [self.augment(perturbed, generator=generator) for _ in range(2)]
-        if perturbed.device.type == "cuda":
+        if prefers_channels_last(perturbed.device):
             views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         options = {"update_queue": self.update_queue, "target_grad": self.target_grad}
         with autocast_for(delta):

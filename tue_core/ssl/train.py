@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from tue_core.device import resolve_device
+from tue_core.device import prefers_channels_last, resolve_device
 from tue_core.seeding import make_generator
 from tue_core.ssl import loop
 from tue_core.ssl.augment import SSLAugment
@@ -52,7 +52,7 @@ class SSLTrainer:
         self.device = as_device(device)
         self.cfg = cfg
         self.method = method.to(self.device)
-        if self.device.type == "cuda":
+        if prefers_channels_last(self.device):
             self.method.to(memory_format=torch.channels_last)
         self.generator = make_generator(seed, self.device)
         self.augment = SSLAugment(cfg.augment, generator=self.generator)
@@ -71,7 +71,7 @@ class SSLTrainer:
     def views(self, x: Tensor) -> list[Tensor]:
         """Two independently augmented views of a float batch in [0, 1]."""
         views = [self.augment(x), self.augment(x)]
-        if self.device.type == "cuda":
+        if prefers_channels_last(self.device):
             views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         return views
 
