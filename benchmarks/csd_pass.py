@@ -6,8 +6,9 @@
 The pass is ``tue_core.perturb.alternating.refine_bank`` with TUE's released objective (CSD alone,
 no network), run two ways on the same random CIFAR-shaped data: ``looped``, one PGD call per
 mini-batch as the references do, and ``grouped``, all mini-batches of the pass in one call
-(``grouped=True``; the same delta, tests/perturb/test_csd_grouped.py). ``refine_bank`` groups by
-default on CUDA only; this benchmark is what decides that default. Median of ``--repeats``
+(``grouped=True``; the same delta up to float rounding, tests/perturb/test_csd_grouped.py).
+``refine_bank`` groups by default on CUDA only (``tue_core.device.prefers_grouped_noise_passes``);
+this benchmark is what decides that default. Median of ``--repeats``
 interleaved runs after a warm-up; one JSON.
 """
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tue_core.device import prefers_channels_last
 from tue_core.evaluate.supervised import SupervisedConfig, SupervisedTrainer, evaluate_accuracy
 from tue_core.models import build_model
 from tue_core.perturb.alternating import refine_bank
@@ -105,7 +106,7 @@ def premade(setup: Setup, sizes: list[int], views: int = 1) -> dict[int, list[Te
     shape = tuple(setup.images.shape[1:])
     for b in set(sizes):
         made = [torch.rand((b, *shape), generator=gen, device=setup.device) for _ in range(views)]
-        if setup.device.type == "cuda":
+        if prefers_channels_last(setup.device):
             made = [t.contiguous(memory_format=torch.channels_last) for t in made]
         out[b] = made
     return out

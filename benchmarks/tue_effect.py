@@ -14,8 +14,9 @@ snakemake on the device machine):
    ``train.npz``/``test.npz`` pair);
 2. generates the config's TUE run (default ``config.yaml``'s ``tue_simclr``: the paper's
    schedule, 40 SimCLR epochs with a PGD-20 pass over the set after every fifth of an epoch);
-   ``--mode released`` selects the public demo's CSD-only objective, whose noise passes need no
-   network (and run grouped on CUDA); ``--gen-epochs`` shortens it;
+   ``--mode released`` selects the public demo's weights, for SimCLR and SimSiam a CSD-only
+   objective whose noise passes need no network (and run grouped on CUDA; released MoCo keeps
+   the network, weights (1, 1)); ``--gen-epochs`` shortens it;
 3. trains the config's supervised recipe (paper: ResNet-18, SGD 0.1, cosine, crop + flip, 200
    epochs; ``--eval-epochs`` shortens it, with the cosine over the shortened run) first on the
    poisoned and then on the clean training set, testing on the clean test set after every epoch.
@@ -79,7 +80,7 @@ def configs(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
     if raw["method"] != "tue":
         raise SystemExit(f"run {args.run!r} is {raw['method']}, not tue")
     changes: dict[str, Any] = {}
-    if args.mode is not None:
+    if args.mode is not None and args.mode != raw["mode"]:
         changes["mode"] = args.mode
         if args.mode == "released":  # the demo's weights are implied by the mode
             changes |= {"ssl_weight": None, "csd_weight": None}
@@ -100,7 +101,7 @@ def configs(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
     return generation, supervised, cfg.evaluation.quantisation, shortened
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     """Generate, evaluate poisoned then clean; the record is written after every phase."""
     from tue_core.device import resolve_device
     from tue_core.evaluate.supervised import train_supervised
@@ -113,9 +114,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     device = resolve_device("cpu" if args.smoke else args.device)
     generation, supervised, quantisation, shortened = configs(args)  # bad config: before any work
     record: dict[str, Any] = {
-        "kind": "tue_effect", "argv": sys.argv[1:], "machine": harness.machine_info(device),
+        "kind": "tue_effect", "argv": argv, "machine": harness.machine_info(device),
         "config": str(args.config), "run": args.run, "shortened": shortened,
         "generation_config": generation.model_dump(mode="json"),
+        "weights_used": dict(zip(("ssl_weight", "csd_weight"), generation.weights(), strict=True)),
         "supervised_config": supervised.model_dump(mode="json"), "quantisation": quantisation,
     }  # fmt: skip
     train, test, described = load_sets(args)
@@ -184,8 +186,9 @@ def _write(path: Path, record: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    record = run(args)
+    record = run(args, argv)
     log.info(
         "TUE (%s): clean %.2f%%, poisoned %.2f%%, drop %.2f points, %s s; wrote %s",
         record["generation_config"]["mode"],

@@ -42,6 +42,16 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if device.type == "cuda" else None
 
 
+def prefers_grouped_noise_passes(device: torch.device) -> bool:
+    """Refine a model-free (CSD-only) noise pass in grouped PGD calls: on CUDA, not on the CPU.
+
+    On the CPU one 256-row batch stays in cache and the per-batch loop was 3.8x faster
+    (``python -m benchmarks.csd_pass``, docs/benchmarks.md §4); on CUDA the loop is launch- and
+    sync-bound (unmeasured until a GPU check runs).
+    """
+    return device.type == "cuda"
+
+
 def prefers_channels_last(device: torch.device) -> bool:
     """channels_last memory format for the conv nets and their inputs: on CUDA, not on the CPU."""
     return device.type == "cuda"

@@ -86,6 +86,8 @@ def test_tue_effect_smoke_records_every_phase(tmp_path: Path) -> None:
     out = tue_effect.main(["--smoke", "--mode", "released", "--out", str(tmp_path / "t.json")])
     record = json.loads(out.read_text())
     assert record["generation_config"]["mode"] == "released"
+    assert record["weights_used"] == {"ssl_weight": 0.0, "csd_weight": 0.1}
+    assert record["argv"][:2] == ["--smoke", "--mode"]
     assert record["generation"]["schedule"]["s2_uses_network"] is False
     assert record["shortened"]["supervised"]["epochs"] == 1
     for name in ("supervised_poisoned", "supervised_clean"):

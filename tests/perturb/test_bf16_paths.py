@@ -2,7 +2,8 @@
 
 CI has no GPU, so the paper-scale code paths (every ``autocast_for`` block, every
 ``prefers_channels_last`` branch) would otherwise first run on a GPU. Forcing ``autocast_dtype``
-to bf16 and ``prefers_channels_last`` to True makes the CPU take them: each registry entry
+to bf16 and ``prefers_channels_last`` / ``prefers_grouped_noise_passes`` to True makes the CPU
+take them: each registry entry
 generates a valid delta, and supervised training and the SSL pre-training + linear probe finish
 with finite losses.
 """
@@ -17,6 +18,7 @@ import torch
 from perturb_tiny import TINY_HEADS, make_dataset, tiny_config
 
 import tue_core.evaluate.supervised as supervised_module
+import tue_core.perturb.alternating as alternating
 import tue_core.perturb.objectives as objectives
 import tue_core.ssl.loop as ssl_loop
 import tue_core.ssl.train as ssl_train
@@ -46,6 +48,7 @@ def _cuda_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ssl_loop, "autocast_dtype", bf16)
     for module in (objectives, ssl_train, supervised_module):
         monkeypatch.setattr(module, "prefers_channels_last", channels_last)
+    monkeypatch.setattr(alternating, "prefers_grouped_noise_passes", channels_last)  # True
 
 
 def test_the_channels_last_path_is_really_taken() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from tue_core.device import prefers_grouped_noise_passes
 from tue_core.perturb.bank import DeltaBank
 from tue_core.perturb.constraints import LinfBall
 from tue_core.perturb.device_data import DeviceData, epoch_batches
@@ -58,9 +59,10 @@ class PassLosses:
     last_step: float
 
 
-# Rows refined by one grouped PGD call (bounds its float temporaries: 65,536 CIFAR rows ~ 0.8 GB
-# per (N, 3, 32, 32) float32 tensor).
-GROUPED_MAX_ROWS = 65_536
+# Values (rows x C x H x W) refined by one grouped PGD call: 2**28 floats = 1 GiB per full-chunk
+# float32 tensor (87,381 CIFAR rows; fewer for larger images). A grouped call holds about eight
+# such tensors at once (images, delta, its gradient, the CSD's centred rows, projection temps).
+GROUPED_MAX_VALUES = 2**28
 
 
 def refine_bank(
@@ -79,10 +81,11 @@ def refine_bank(
     The set is split into shuffled mini-batches of ``batch_size`` and each gets its own PGD run,
     as in the references. With a model-free objective that accepts grouped batches (TUE's
     released, CSD-only objective) the mini-batches can instead be refined together, many per PGD
-    call, with the same result (tests/perturb/test_csd_grouped.py). ``grouped=None`` does so on
-    CUDA only: there it replaces ~100 launch-bound small steps per PGD step with one; on the CPU
-    the per-batch loop is faster (a 256-row batch stays in cache, 5,000 rows do not: one
-    CIFAR-sized PGD-20 pass took 1.5 s looped and 8 s grouped, docs/benchmarks.md).
+    call: the gradient signs are each batch's own, so the delta is the same up to float rounding
+    (bit-identical in tests/perturb/test_csd_grouped.py). ``grouped=None`` follows
+    ``tue_core.device.prefers_grouped_noise_passes``: on CUDA, where it replaces ~100 launch-bound
+    small steps per PGD step with one; not on the CPU, where the per-batch loop is faster (a
+    256-row batch stays in cache: one CIFAR-sized PGD-20 pass took 1.24 s looped and 4.7 s grouped).
     """
     batches = epoch_batches(
         len(data),
@@ -96,8 +99,9 @@ def refine_bank(
     if grouped and not can_group:
         raise ValueError("grouped noise passes need a model-free objective that accepts groups")
     if grouped is None:
-        grouped = can_group and data.device.type == "cuda"
-    chunks = _group_chunks(batches, GROUPED_MAX_ROWS) if grouped else [[index] for index in batches]
+        grouped = can_group and prefers_grouped_noise_passes(data.device)
+    max_rows = max(1, GROUPED_MAX_VALUES // data.images[0].numel())  # values per row: C * H * W
+    chunks = _group_chunks(batches, max_rows) if grouped else [[index] for index in batches]
     first = torch.zeros((), device=data.device)
     last = torch.zeros((), device=data.device)
     for chunk in chunks:

@@ -102,10 +102,11 @@ def grouped_classwise_separability(
 ) -> Tensor:
     """CSD (Eq. 4) of each of ``num_groups`` mini-batches at once: the value per group (G,).
 
-    Row ``b`` belongs to mini-batch ``groups[b]``; each group's value is exactly what
+    Row ``b`` belongs to mini-batch ``groups[b]``; each group's value is what
     :func:`classwise_separability` gives for that group's rows alone (0 with fewer than two
     classes present), so the gradient of a positive combination of the values reaches every row
-    as its own batch's gradient would, with its sign unchanged. This lets one sign-PGD call refine
+    as its own batch's gradient would, with its sign unchanged (up to float rounding, which can
+    flip the sign of a gradient within an ulp of 0). This lets one sign-PGD call refine
     a whole noise pass of model-free CSD steps (TUE's released objective) instead of one call per
     mini-batch. Centroids are padded to (G, C, D) with a presence mask; groups are processed in
     chunks that bound the pairwise-distance backward buffer.

@@ -13,7 +13,8 @@ sample ids, and ``delta`` the current perturbation of that batch (requires grad)
 An objective whose ``accepts_groups`` is true can also take a *grouped* batch: many mini-batches
 stacked into one, ``groups`` naming each row's mini-batch. It then returns the size-weighted mean
 of the per-mini-batch values, whose gradient has, row by row, the sign each mini-batch alone would
-give; sign-PGD on it therefore equals one PGD call per mini-batch (``alternating.refine_bank``).
+give; sign-PGD on it therefore equals one PGD call per mini-batch up to float rounding
+(``alternating.refine_bank``).
 Only model-free objectives (CSD) accept groups: a network couples the rows of its batch (BatchNorm,
 contrastive negatives).
 """
