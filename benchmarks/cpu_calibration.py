@@ -33,9 +33,9 @@ from tue_core import io
 from tue_core.data import load_prepared
 from tue_core.evaluate.linear_probe import LinearProbeConfig, evaluate_ssl, linear_probe
 from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
+from tue_core.jobs import poisoned_training_set
 from tue_core.models import build_model
 from tue_core.perturb.apply import apply_perturbation
-from tue_core.perturb.artifact import check_matches, load_perturbation
 from tue_core.seeding import seed_everything
 from tue_core.ssl.config import SimCLRConfig, paper_pretrain_config
 
@@ -58,16 +58,13 @@ def classwise_random_delta(labels: np.ndarray, image_hw: tuple[int, int], eps: f
 
 
 def poisoned(args: argparse.Namespace, train, test) -> dict:
-    hw = tuple(train.images.shape[1:3])
     if args.perturbation == "none":  # the clean baseline of the same recipe
-        delta = np.zeros((len(train), 3, *hw), dtype=np.float32)
+        poisoned_train = train
     elif args.perturbation == "classwise-random":
-        delta = classwise_random_delta(train.labels, hw, args.eps, args.seed)
-    else:
-        pset = load_perturbation(args.perturbation)
-        check_matches(pset, train.labels, hw, f"{args.data}/train.npz")
-        delta = pset.delta
-    poisoned_train = replace(train, images=apply_perturbation(train.images, delta))
+        delta = classwise_random_delta(train.labels, train.image_size, args.eps, args.seed)
+        poisoned_train = replace(train, images=apply_perturbation(train.images, delta))
+    else:  # a perturbation file, checked and applied as the pipeline's evaluations do
+        poisoned_train = poisoned_training_set(train, args.perturbation, "round")
     cfg = SupervisedConfig(
         epochs=args.epochs,
         batch_size=128,
