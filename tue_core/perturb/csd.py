@@ -51,16 +51,10 @@ def _key_statistics(delta_flat: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, T
 def separability_from_statistics(centroids: Tensor, spreads: Tensor) -> Tensor:
     """Eq. 4 from class centroids (M, D) and spreads (M,): mean over i != j of the overlap ratio."""
     num_classes = centroids.shape[0]
-    if num_classes < 2:
+    if num_classes < 2:  # no pair: a constant, so PGD leaves delta as it is
         return centroids.new_zeros(())
-    # Exact pairwise distances (the matmul shortcut loses precision and its gradient at d = 0).
-    pair_dist = torch.cdist(
-        centroids[None], centroids[None], compute_mode="donot_use_mm_for_euclid_dist"
-    )[0]  # (M, M)
-    pair_spread = spreads[:, None] + spreads[None, :]  # (M, M)
-    off_diagonal = ~torch.eye(num_classes, dtype=torch.bool, device=centroids.device)
-    ratio = (pair_spread + CSD_STABILISER) / (pair_dist + CSD_STABILISER)
-    return ratio[off_diagonal].mean()
+    present = torch.ones(1, num_classes, dtype=torch.bool, device=centroids.device)
+    return _padded_separability(centroids[None], spreads[None], present)[0]
 
 
 def classwise_separability(
@@ -152,6 +146,7 @@ def grouped_classwise_separability(
 def _padded_separability(centroids: Tensor, spreads: Tensor, present: Tensor) -> Tensor:
     """Eq. 4 per group from padded centroids (G, C, D), spreads (G, C) and presence (G, C)."""
     num_classes = centroids.shape[1]
+    # Exact pairwise distances (the matmul shortcut loses precision and its gradient at d = 0).
     pair_dist = torch.cdist(
         centroids, centroids, compute_mode="donot_use_mm_for_euclid_dist"
     )  # (G, C, C)
