@@ -1,7 +1,7 @@
 """Our loops, timed through the library's own code paths, and their bare-model counterparts.
 
 * supervised epoch: :class:`tue_core.evaluate.supervised.SupervisedTrainer` over
-  ``tue_core.ssl.loop.epoch_batches`` (the body of ``train_supervised``'s epoch);
+  ``tue_core.loop.epoch_batches`` (the body of ``train_supervised``'s epoch);
 * SSL epoch: :class:`tue_core.ssl.train.SSLTrainer` (augmentation ``tue_core.ssl.augment``), one
   per backbone (``tue_core.ssl.train.run_epoch`` itself);
 * PGD pass: :func:`tue_core.perturb.alternating.refine_bank` with :class:`tue_core.perturb.pgd.PGD`
@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tue_core import loop
 from tue_core.device import prefers_channels_last
 from tue_core.evaluate.supervised import SupervisedConfig, SupervisedTrainer, evaluate_accuracy
 from tue_core.models import build_model
@@ -36,7 +37,6 @@ from tue_core.perturb.device_data import DeviceData
 from tue_core.perturb.objectives import CrossEntropy, SSLObjective, supported_options
 from tue_core.perturb.pgd import PGD, frozen
 from tue_core.seeding import make_generator
-from tue_core.ssl import loop
 from tue_core.ssl.config import MoCoConfig, SSLTrainConfig, paper_pretrain_config
 from tue_core.ssl.methods import SSLMethod, build_ssl_method
 from tue_core.ssl.train import SSLTrainer, run_epoch

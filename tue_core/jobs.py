@@ -27,12 +27,28 @@ log = logging.getLogger(__name__)
 def generate_perturbation(
     train_path: PathLike, out_path: PathLike, run_config: dict[str, Any], *, seed: int, device: str
 ) -> None:
-    """Generate one perturbation set (EMN / SN / UCL / TUE) for a prepared training split."""
+    """Generate one perturbation set (EMN / SN / UCL / TUE) for a prepared training split.
+
+    The generator checkpoints beside ``out_path`` (:func:`default_checkpoint`) at most every
+    ``$TUE_CHECKPOINT_INTERVAL_S`` seconds (default 300) and after its last unit of work; a
+    killed job rerun by Snakemake resumes from it, and it is deleted once the artifact is written.
+    """
+    from tue_core.checkpoint import interval_from_env
     from tue_core.perturb.registry import generate
 
+    interval = interval_from_env()  # a bad value fails before any work
     train = load_prepared(train_path)
-    result = generate(run_config, train, device=device, seed=seed)
+    checkpoint = default_checkpoint(out_path)
+    result = generate(
+        run_config,
+        train,
+        device=device,
+        seed=seed,
+        checkpoint_path=checkpoint,
+        checkpoint_interval_s=interval,
+    )
     result.save(out_path, inputs=io.hash_inputs([train_path]))
+    checkpoint.unlink(missing_ok=True)
     log.info("wrote %s (%s)", out_path, result.meta.get("stop_reason", "done"))
 
 
@@ -84,13 +100,13 @@ def poisoned_training_set(
     return replace(train, images=images, info={**train.info, "poisoned_with": str(delta_path)})
 
 
-def default_checkpoint(metrics_path: PathLike) -> Path:
-    """Where a training job checkpoints: beside its result, never a declared workflow output.
+def default_checkpoint(result_path: PathLike) -> Path:
+    """Where a long job checkpoints: beside its result, never a declared workflow output.
 
     A killed job rerun by Snakemake (``--rerun-incomplete``) resumes from it; it is deleted once
     the result is written.
     """
-    return Path(metrics_path).with_name(".checkpoint.pt")
+    return Path(result_path).with_name(".checkpoint.pt")
 
 
 def _remove_checkpoints(checkpoint: Path) -> None:

@@ -14,9 +14,9 @@ from tue_core import io
 from tue_core.data.base import PreparedDataset
 from tue_core.evaluate.result import EvalResult
 from tue_core.evaluate.supervised import SupervisedConfig, SupervisedTrainer, train_supervised
+from tue_core.loop import NonFiniteLossError
 from tue_core.models import build_model
 from tue_core.ssl.config import OptimizerConfig
-from tue_core.ssl.loop import NonFiniteLossError
 
 FAST = SupervisedConfig(
     epochs=8,
@@ -87,7 +87,7 @@ def test_nan_loss_names_epoch_and_step(squares_train, squares_test, tmp_path, mo
     cfg = FAST.model_copy(update={"checkpoint_every": 1})  # 6 steps per epoch
     with pytest.raises(NonFiniteLossError, match=r"supervised: .*epoch 2, step 3 of 6"):
         train_supervised(squares_train, squares_test, cfg, "cpu", 0, checkpoint_path=checkpoint)
-    assert io.load_torch(checkpoint)["epoch"] == 1
+    assert io.load_torch(checkpoint)["count"] == 1
 
 
 def test_resume_after_a_kill_equals_the_uninterrupted_run(
@@ -116,8 +116,8 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(
         {k: v for k, v in r.items() if k not in ("seconds", "images_per_second")}
         for r in resumed.history
     ]
-    final_a = io.load_torch(tmp_path / "a.ckpt")["trainer"]["model"]
-    final_b = io.load_torch(tmp_path / "b.ckpt")["trainer"]["model"]
+    final_a = io.load_torch(tmp_path / "a.ckpt")["payload"]["trainer"]["model"]
+    final_b = io.load_torch(tmp_path / "b.ckpt")["payload"]["trainer"]["model"]
     assert all(torch.equal(final_a[key], final_b[key]) for key in final_a)
 
 

@@ -18,9 +18,9 @@ import torch
 from perturb_tiny import TINY_HEADS, make_dataset, tiny_config
 
 import tue_core.evaluate.supervised as supervised_module
+import tue_core.loop as ssl_loop
 import tue_core.perturb.alternating as alternating
 import tue_core.perturb.objectives as objectives
-import tue_core.ssl.loop as ssl_loop
 import tue_core.ssl.train as ssl_train
 from tue_core.evaluate.linear_probe import LinearProbeConfig, evaluate_ssl
 from tue_core.evaluate.supervised import SupervisedConfig, train_supervised

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import torch
 
 from tue_core import io
+from tue_core.loop import NonFiniteLossError
 from tue_core.models import build_model
 from tue_core.ssl.augment import SSLAugment
 from tue_core.ssl.config import MoCoConfig, OptimizerConfig, SimCLRConfig, SSLTrainConfig
-from tue_core.ssl.loop import NonFiniteLossError
 from tue_core.ssl.methods import SimCLR, build_ssl_method
 from tue_core.ssl.train import SSLTrainer, train_ssl
 
@@ -77,7 +78,7 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(
     checkpoint = tmp_path / "ssl.ckpt"
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 2 of 3.*last good checkpoint"):
         train_ssl(IMAGES, CFG, _method(), "cpu", 0, checkpoint_path=checkpoint)
-    assert io.load_torch(checkpoint)["epoch"] == 1
+    assert io.load_torch(checkpoint)["count"] == 1
 
 
 def _moco_run(checkpoint: Path, log: Path) -> tuple[dict, list]:
@@ -103,7 +104,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     monkeypatch.setattr(SSLTrainer, "step", killed)
     with pytest.raises(KeyboardInterrupt):
         _moco_run(tmp_path / "b.ckpt", tmp_path / "b.jsonl")
-    assert io.load_torch(tmp_path / "b.ckpt")["epoch"] == 1
+    assert io.load_torch(tmp_path / "b.ckpt")["count"] == 1
     monkeypatch.setattr(SSLTrainer, "step", original)
     state, history = _moco_run(tmp_path / "b.ckpt", tmp_path / "b.jsonl")
     assert [r["loss"] for r in history] == [r["loss"] for r in expected_history]
@@ -113,8 +114,34 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     assert len((tmp_path / "b.jsonl").read_text().splitlines()) == 3
 
 
-def test_checkpoint_of_another_config_is_refused(tmp_path: Path) -> None:
+def test_checkpoint_of_another_config_is_ignored_with_a_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     checkpoint = tmp_path / "ssl.ckpt"
     train_ssl(IMAGES, CFG.model_copy(update={"epochs": 1}), _method(), "cpu", 0, checkpoint)
-    with pytest.raises(ValueError, match="another config"):
-        train_ssl(IMAGES, CFG, _method(), "cpu", 0, checkpoint)
+    expected = train_ssl(IMAGES, CFG, _method(), "cpu", 0)  # no checkpoint: from scratch
+    with caplog.at_level(logging.WARNING, logger="tue_core.checkpoint"):
+        history = train_ssl(IMAGES, CFG, _method(), "cpu", 0, checkpoint)
+    assert "ignoring checkpoint" in caplog.text and "differs in train" in caplog.text
+    assert [r["loss"] for r in history] == [r["loss"] for r in expected]  # started afresh
+    assert io.load_torch(checkpoint)["count"] == CFG.epochs  # and replaced the foreign file
+
+
+def test_checkpoint_of_other_images_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = tmp_path / "ssl.ckpt"
+    train_ssl(IMAGES, CFG, _method(), "cpu", 0, checkpoint)
+    other = IMAGES.clone()
+    other[0, 0, 0, 0] ^= 1  # one bit of one pixel
+    with caplog.at_level(logging.WARNING, logger="tue_core.checkpoint"):
+        history = train_ssl(other, CFG, _method(), "cpu", 0, checkpoint)
+    assert "differs in inputs" in caplog.text and len(history) == CFG.epochs
+
+
+def test_unreadable_checkpoint_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    checkpoint = tmp_path / "ssl.ckpt"
+    checkpoint.write_bytes(b"not a torch file")
+    with caplog.at_level(logging.WARNING, logger="tue_core.checkpoint"):
+        history = train_ssl(IMAGES, CFG, _method(), "cpu", 0, checkpoint)
+    assert "ignoring unreadable checkpoint" in caplog.text and len(history) == CFG.epochs

@@ -21,12 +21,13 @@ import torch.nn.functional as F
 from pydantic import PositiveInt
 from torch import Tensor, nn
 
+from tue_core import loop
+from tue_core.checkpoint import data_identity, state_identity
 from tue_core.data.base import PreparedDataset
 from tue_core.evaluate.result import EvalResult
 from tue_core.evaluate.supervised import check_classification_data
 from tue_core.models import build_model
 from tue_core.seeding import make_generator, seed_everything
-from tue_core.ssl import loop
 from tue_core.ssl.augment import AugmentConfig, SSLAugment
 from tue_core.ssl.config import OptimizerConfig, SSLTrainConfig, parse_ssl_config
 from tue_core.ssl.methods import build_ssl_method
@@ -176,10 +177,16 @@ def linear_probe(
 
     identity = {
         "kind": "linear_probe",
-        "config": cfg.model_dump(mode="json"),
+        "config": cfg.model_dump(mode="json", exclude={"checkpoint_every"}),
         "seed": seed,
-        "num_train": len(clean_train),
-        "num_test": len(test),
+        "device": device.type,
+        "encoder": state_identity(trainer.encoder.state_dict()),  # a new pre-training: a new probe
+        "inputs": data_identity(
+            train_images=clean_train.images,
+            train_labels=clean_train.labels,
+            test_images=test.images,
+            test_labels=test.labels,
+        ),
     }
     history = loop.EpochLoop(
         epochs=cfg.epochs,

@@ -21,12 +21,13 @@ import torch.nn.functional as F
 from pydantic import Field, PositiveFloat, PositiveInt
 from torch import Tensor, nn
 
+from tue_core import loop
+from tue_core.checkpoint import data_identity
 from tue_core.data.base import PreparedDataset
 from tue_core.device import prefers_channels_last
 from tue_core.evaluate.result import EvalResult
 from tue_core.models import build_model
 from tue_core.seeding import make_generator, seed_everything
-from tue_core.ssl import loop
 from tue_core.ssl.augment import SupervisedAugment
 from tue_core.ssl.config import OptimizerConfig
 from tue_core.ssl.optim import build_optimizer, lr_at, set_lr
@@ -198,10 +199,15 @@ def train_supervised(
 
     identity = {
         "kind": "supervised",
-        "config": cfg.model_dump(mode="json"),
+        "config": cfg.model_dump(mode="json", exclude={"checkpoint_every"}),
         "seed": seed,
-        "num_train": len(train),
-        "num_test": len(test),
+        "device": device.type,
+        "inputs": data_identity(
+            train_images=train.images,
+            train_labels=train.labels,
+            test_images=test.images,
+            test_labels=test.labels,
+        ),
     }
     history = loop.EpochLoop(
         epochs=cfg.epochs,

@@ -1,8 +1,9 @@
 """The one call shape every perturbation method implements.
 
-``Method(cfg).generate(data, seed=seed, init=None) -> MethodOutput``: the method gets the training set as
-device tensors and returns its perturbation bank plus what it actually ran (schedule, stop reason)
-and its final losses. :func:`tue_core.perturb.registry.generate` wraps this with validation,
+``Method(cfg).generate(data, seed=seed, init=None, checkpoint=None) -> MethodOutput``: the method
+gets the training set as device tensors and returns its perturbation bank plus what it actually ran
+(schedule, stop reason) and its final losses; iterative methods checkpoint through ``checkpoint``
+(:mod:`tue_core.checkpoint`) and resume from it. :func:`tue_core.perturb.registry.generate` wraps this with validation,
 diagnostics and the artifact.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 from torch import Tensor
 
+from tue_core.checkpoint import Checkpoint
 from tue_core.perturb.device_data import DeviceData
 
 
@@ -35,5 +37,13 @@ class PerturbationMethod(Protocol):
     def __init__(self, cfg: Any) -> None: ...
 
     def generate(
-        self, data: DeviceData, *, seed: int, init: np.ndarray | None = None
-    ) -> MethodOutput: ...
+        self,
+        data: DeviceData,
+        *,
+        seed: int,
+        init: np.ndarray | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> MethodOutput:
+        """The perturbation of ``data``; an iterative method offers its whole state to
+        ``checkpoint`` after each unit of work (round, pass) and resumes from it when rerun."""
+        ...

@@ -6,7 +6,7 @@ permutation, converted to float only after slicing. No DataLoader, no per-sample
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -65,7 +65,8 @@ def epoch_batches(
 class BatchStream:
     """An endless stream of index batches: a new shuffled epoch starts when one is used up.
 
-    EMN's model phase takes ``train_steps`` batches at a time from such a persistent iterator.
+    EMN's model phase takes ``train_steps`` batches at a time from such a persistent stream; its
+    state (the batches left of the current epoch) is saved with EMN's checkpoints.
     """
 
     def __init__(
@@ -73,23 +74,25 @@ class BatchStream:
     ) -> None:
         self.n, self.batch_size = n, batch_size
         self.generator, self.device = generator, device
-        self._pending: Iterator[Tensor] = iter(())
+        self._pending: list[Tensor] = []  # the current epoch's batches not taken yet
 
     def take(self, count: int) -> list[Tensor]:
-        out = []
+        out: list[Tensor] = []
         while len(out) < count:
-            nxt = next(self._pending, None)
-            if nxt is None:
-                self._pending = iter(
-                    epoch_batches(
-                        self.n,
-                        self.batch_size,
-                        shuffle=True,
-                        drop_last=False,
-                        generator=self.generator,
-                        device=self.device,
-                    )
+            if not self._pending:
+                self._pending = epoch_batches(
+                    self.n,
+                    self.batch_size,
+                    shuffle=True,
+                    drop_last=False,
+                    generator=self.generator,
+                    device=self.device,
                 )
-                continue
-            out.append(nxt)
+            out.append(self._pending.pop(0))
         return out
+
+    def state_dict(self) -> dict[str, list[Tensor]]:
+        return {"pending": list(self._pending)}
+
+    def load_state_dict(self, state: Mapping[str, list[Tensor]]) -> None:
+        self._pending = [index.to(self.device) for index in state["pending"]]

@@ -16,12 +16,14 @@ surrogate's learning-rate schedule is not stepped during generation.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import trange
 
+from tue_core.checkpoint import Checkpoint
 from tue_core.evaluate.supervised import SupervisedTrainer
 from tue_core.models import build_model
 from tue_core.perturb.alternating import initial_bank, perturbed_images, refine_bank, stream_seed
@@ -44,8 +46,15 @@ class ErrorMinimizingNoise:
         self.cfg = cfg
 
     def generate(
-        self, data: DeviceData, *, seed: int, init: np.ndarray | None = None
+        self,
+        data: DeviceData,
+        *,
+        seed: int,
+        init: np.ndarray | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> MethodOutput:
+        """Rounds until the stop accuracy or ``max_rounds``; with a ``checkpoint`` the whole state
+        is offered to it after every round (and always saved after the last) and a rerun resumes."""
         cfg = self.cfg
         seed_everything(seed)
         generator = make_generator(stream_seed(seed), data.device)
@@ -56,19 +65,32 @@ class ErrorMinimizingNoise:
         )
         pgd = PGD(CrossEntropy(), ball, cfg.pgd_steps, cfg.step_size, train_mode=False)
         stream = BatchStream(len(data), cfg.batch_size, generator=generator, device=data.device)
-        stop_reason, rounds, record = "max_rounds", 0, {}
-        for rounds in trange(1, cfg.max_rounds + 1, desc="EMN rounds", disable=None):
-            record = self._round(trainer, pgd, data, bank, stream, generator)
-            log.info("EMN round %d: %s", rounds, record)
-            if record["train_accuracy_perturbed"] > cfg.stop_accuracy:
-                stop_reason = "stop_accuracy"
-                break
+        run = _RoundState(bank, trainer, generator, stream)
+        checkpoint = checkpoint or Checkpoint(None, {}, data.device)
+        payload = checkpoint.load()
+        if payload is not None:
+            run.load_state_dict(payload)
+        bar = trange(cfg.max_rounds, desc="EMN rounds", initial=run.rounds, disable=None)
+        while run.stop_reason is None:
+            run.record = self._round(trainer, pgd, data, bank, stream, generator)
+            run.rounds += 1
+            run.history.append({"round": run.rounds, **run.record})
+            bar.update()
+            log.info("EMN round %d: %s", run.rounds, run.record)
+            if run.record["train_accuracy_perturbed"] > cfg.stop_accuracy:
+                run.stop_reason = "stop_accuracy"
+            elif run.rounds >= cfg.max_rounds:
+                run.stop_reason = "max_rounds"
+            done = run.stop_reason is not None
+            checkpoint.save(run.state_dict(), unit="round", count=run.rounds, force=done)
+        bar.close()
         return MethodOutput(
             delta=bank.delta,
             norm="linf",
             eps=cfg.eps,
-            schedule=self._schedule(rounds, stop_reason, init is not None),
-            losses=record,
+            schedule=self._schedule(run.rounds, run.stop_reason, init is not None),
+            losses=run.record,
+            extra={"history": run.history},
         )
 
     def _trainer(self, data: DeviceData, seed: int) -> SupervisedTrainer:
@@ -122,6 +144,41 @@ class ErrorMinimizingNoise:
             "random_start": cfg.random_start,
             "init_from_file": from_file,
         }
+
+
+@dataclass
+class _RoundState:
+    """Everything a resumed EMN run needs: bank, surrogate, generators, counters, losses so far."""
+
+    bank: DeltaBank
+    trainer: SupervisedTrainer
+    generator: torch.Generator
+    stream: BatchStream
+    rounds: int = 0
+    stop_reason: str | None = None  # set by the round that ends the run
+    record: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "bank": self.bank.delta,
+            "trainer": self.trainer.state_dict(),
+            "generator": self.generator.get_state(),
+            "stream": self.stream.state_dict(),
+            "rounds": self.rounds,
+            "stop_reason": self.stop_reason,
+            "record": self.record,
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.bank.delta.copy_(state["bank"].to(self.bank.delta.device))
+        self.trainer.load_state_dict(state["trainer"])
+        self.generator.set_state(state["generator"])
+        self.stream.load_state_dict(state["stream"])
+        self.rounds, self.stop_reason = int(state["rounds"]), state["stop_reason"]
+        self.record = dict(state["record"])
+        self.history = [dict(r) for r in state["history"]]
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import torch
 from pydantic import TypeAdapter
 
 from tue_core import io
+from tue_core.checkpoint import Checkpoint, data_identity
 from tue_core.data.base import PreparedDataset
 from tue_core.device import resolve_device
 from tue_core.perturb.artifact import (
@@ -104,7 +105,14 @@ def check_dataset(train: PreparedDataset) -> None:
 
 
 def generate(
-    cfg: Any, train: PreparedDataset, device: str | torch.device = "auto", seed: int = 0
+    cfg: Any,
+    train: PreparedDataset,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    *,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    checkpoint_interval_s: float = 0.0,
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> GenerationResult:
     """Run the method ``cfg.method`` on ``train`` and return the perturbation set and its record.
 
@@ -113,25 +121,59 @@ def generate(
         train: the split to protect (uint8 images, labels).
         device: ``auto``, ``cpu``, ``cuda``... or a ``torch.device``.
         seed: seeds the surrogate's initialisation, batch order, augmentations and the SN draw.
+        checkpoint_path: where an iterative method keeps its resumable state (none: no
+            checkpoints). A rerun of the same job (config, seed, data, starting delta, device
+            type) resumes from it; a checkpoint of another job is ignored with a warning. The
+            caller removes it once the result is saved.
+        checkpoint_interval_s: minimum wall seconds between two checkpoints (0: every unit).
+        on_checkpoint: called with the number of saves after each one (fault-injection tests).
     """
     cfg = parse_config(cfg)
     check_dataset(train)
     init = load_initial_delta(cfg, train)  # bad files fail here, before any work
     device = resolve_device(device) if isinstance(device, str) else device
     method = PERTURBATIONS.get(cfg.method)(cfg)
+    config = cfg.model_dump(mode="json")
+    checkpoint = Checkpoint(
+        checkpoint_path,
+        generation_identity(config, train, init, seed=seed, device=device),
+        device,
+        interval_s=checkpoint_interval_s,
+        on_save=on_checkpoint,
+    )
     data = DeviceData.from_prepared(train, device)
     start = time.perf_counter()
-    out = method.generate(data, seed=seed, init=init)
-    runtime = time.perf_counter() - start
+    out = method.generate(data, seed=seed, init=init, checkpoint=checkpoint)
+    runtime = checkpoint.elapsed_before + time.perf_counter() - start
     check_invariants(out, data)
     meta = describe(cfg, train, out, data, seed=seed, runtime=runtime, device=device)
+    meta["checkpoint"] = checkpoint.summary()
     pset = PerturbationSet(
         delta=out.delta.detach().cpu().numpy().astype(np.float32, copy=False),
         labels=train.labels.astype(np.int64),
         eps=out.eps,
         norm=out.norm,
     )
-    return GenerationResult(pset=pset, meta=meta, config=cfg.model_dump(mode="json"), seed=seed)
+    return GenerationResult(pset=pset, meta=meta, config=config, seed=seed)
+
+
+def generation_identity(
+    config: dict[str, Any],
+    train: PreparedDataset,
+    init: np.ndarray | None,
+    *,
+    seed: int,
+    device: torch.device,
+) -> dict[str, Any]:
+    """What makes two generation runs the same job (so one may resume the other's checkpoint)."""
+    return {
+        "kind": "perturbation",
+        "method": config["method"],
+        "config_sha256": io.sha256_config(config),
+        "seed": seed,
+        "device": device.type,
+        "inputs": data_identity(images=train.images, labels=train.labels, init=init),
+    }
 
 
 def check_invariants(out: MethodOutput, data: DeviceData) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from tue_core.checkpoint import Checkpoint
 from tue_core.perturb.base import MethodOutput
 from tue_core.perturb.config import SNConfig
 from tue_core.perturb.device_data import DeviceData
@@ -101,8 +102,14 @@ class SyntheticNoise:
         self.cfg = cfg
 
     def generate(
-        self, data: DeviceData, *, seed: int, init: np.ndarray | None = None
+        self,
+        data: DeviceData,
+        *,
+        seed: int,
+        init: np.ndarray | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> MethodOutput:
+        """One seeded draw in closed form: seconds even at paper scale, so ``checkpoint`` is unused."""
         if init is not None:
             raise ValueError("SN is sampled, not optimised: it cannot start from a given delta")
         cfg = self.cfg

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm import trange
 
+from tue_core.checkpoint import Checkpoint
 from tue_core.models import build_model
 from tue_core.perturb.alternating import (
     initial_bank,
@@ -81,9 +83,19 @@ def train_chunk(
 
 
 def run_ssl_minmin(
-    cfg: SSLMinMinBase, plan: MinMinPlan, data: DeviceData, *, seed: int, init: np.ndarray | None
+    cfg: SSLMinMinBase,
+    plan: MinMinPlan,
+    data: DeviceData,
+    *,
+    seed: int,
+    init: np.ndarray | None,
+    checkpoint: Checkpoint | None = None,
 ) -> MethodOutput:
-    """Eq. 6 for ``cfg.epochs`` epochs; returns the bank and the schedule actually run."""
+    """Eq. 6 for ``cfg.epochs`` epochs; returns the bank and the schedule actually run.
+
+    With a ``checkpoint`` the whole state is offered to it after every noise pass (it saves when
+    its interval has passed, and always after the last pass) and a rerun resumes from it.
+    """
     seed_everything(seed)
     generator = make_generator(stream_seed(seed), data.device)
     trainer = build_trainer(cfg, data, seed)
@@ -92,9 +104,19 @@ def run_ssl_minmin(
     objective = plan.objective(trainer.augment)
     pgd = PGD(objective, ball, cfg.pgd_steps, cfg.step_size, train_mode=cfg.pgd_train_mode)
     loop = _Alternation(cfg, trainer, pgd, data, bank, generator, plan.uses_model)
-    for epoch in trange(cfg.epochs, desc=f"{cfg.method} epochs", disable=None):
-        loop.run_epoch(epoch)
-        log.info("%s epoch %d: %s", cfg.method, epoch, loop.losses)
+    checkpoint = checkpoint or Checkpoint(None, {}, data.device)
+    payload = checkpoint.load()
+    if payload is not None:
+        loop.load_state_dict(payload)
+    bar = trange(
+        loop.total_passes, desc=f"{cfg.method} noise passes", initial=loop.passes, disable=None
+    )
+    while not loop.done:
+        loop.run_pass()
+        bar.update()
+        log.info("%s pass %d (epoch %d): %s", cfg.method, loop.passes, loop.epoch, loop.losses)
+        checkpoint.save(loop.state_dict(), unit="pass", count=loop.passes, force=loop.done)
+    bar.close()
     return MethodOutput(
         delta=bank.delta,
         norm="linf",
@@ -114,11 +136,16 @@ def run_ssl_minmin(
             "stop_reason": "epochs",
         },
         losses=loop.losses,
+        extra={"history": loop.history},
     )
 
 
 class _Alternation:
-    """State of the S1/S2 alternation: counters and the latest losses."""
+    """State of the S1/S2 alternation: where it is (epoch, batch), counters, losses so far.
+
+    Everything a resumed run needs is in :meth:`state_dict`, including the current epoch's batch
+    order, so a run can stop and resume after any noise pass, not only at epoch ends.
+    """
 
     def __init__(
         self,
@@ -133,43 +160,94 @@ class _Alternation:
         self.cfg, self.trainer, self.pgd = cfg, trainer, pgd
         self.data, self.bank, self.generator = data, bank, generator
         self.model = trainer.method if uses_model else None
+        self.epoch, self.next_batch = 0, 0  # 0-based epoch; first batch of its next chunk
+        self.batches: list[torch.Tensor] | None = None  # this epoch's order; None: not drawn yet
         self.model_steps, self.passes = 0, 0
         self.losses: dict[str, float] = {}
+        self.history: list[dict[str, float]] = []
 
-    def run_epoch(self, epoch: int) -> None:
-        """``ceil(batches / train_steps)`` rounds of (S1 chunk, S2 pass over the whole set)."""
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.cfg.epochs
+
+    @property
+    def total_passes(self) -> int:
+        """``epochs * ceil(batches / train_steps)``: the number of noise passes of the schedule."""
         cfg = self.cfg
-        batches = epoch_batches(
-            len(self.data),
-            cfg.batch_size,
-            shuffle=True,
-            drop_last=cfg.drop_last,
-            generator=self.generator,
-            device=self.data.device,
-        )
-        for start in range(0, len(batches), cfg.train_steps):
-            chunk = batches[start : start + cfg.train_steps]
-            train_loss = train_chunk(
-                self.trainer,
-                self.data,
-                self.bank,
-                chunk,
-                epoch=epoch,
-                first_step=start,
-                steps_per_epoch=len(batches),
-            )
-            passed = refine_bank(
-                self.pgd,
-                self.model,
-                self.data,
-                self.bank,
-                batch_size=cfg.batch_size,
+        full, rest = divmod(len(self.data), cfg.batch_size)
+        batches = full + (1 if rest and not (cfg.drop_last and full) else 0)
+        return cfg.epochs * -(-batches // cfg.train_steps)
+
+    def run_pass(self) -> None:
+        """One round of Eq. 6: an S1 chunk of ``train_steps`` batches, then an S2 pass over the set.
+
+        An epoch's shuffled batches are drawn before its first chunk; the epoch ends after the
+        chunk that uses its last batch (``ceil(batches / train_steps)`` passes per epoch).
+        """
+        cfg = self.cfg
+        if self.batches is None:
+            self.batches = epoch_batches(
+                len(self.data),
+                cfg.batch_size,
+                shuffle=True,
+                drop_last=cfg.drop_last,
                 generator=self.generator,
+                device=self.data.device,
             )
-            self.model_steps += len(chunk)
-            self.passes += 1
-            self.losses = {
-                "ssl_train_loss": train_loss,
-                "pgd_loss_first_step": passed.first_step,
-                "pgd_loss_last_step": passed.last_step,
-            }
+            self.next_batch = 0
+        start = self.next_batch
+        chunk = self.batches[start : start + cfg.train_steps]
+        train_loss = train_chunk(
+            self.trainer,
+            self.data,
+            self.bank,
+            chunk,
+            epoch=self.epoch,
+            first_step=start,
+            steps_per_epoch=len(self.batches),
+        )
+        passed = refine_bank(
+            self.pgd,
+            self.model,
+            self.data,
+            self.bank,
+            batch_size=cfg.batch_size,
+            generator=self.generator,
+        )
+        self.model_steps += len(chunk)
+        self.passes += 1
+        self.losses = {
+            "ssl_train_loss": train_loss,
+            "pgd_loss_first_step": passed.first_step,
+            "pgd_loss_last_step": passed.last_step,
+        }
+        self.history.append({"pass": self.passes, "epoch": self.epoch + 1, **self.losses})
+        self.next_batch = start + cfg.train_steps
+        if self.next_batch >= len(self.batches):
+            self.epoch, self.batches = self.epoch + 1, None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "bank": self.bank.delta,
+            "trainer": self.trainer.state_dict(),
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "next_batch": self.next_batch,
+            "batches": self.batches,
+            "model_steps": self.model_steps,
+            "passes": self.passes,
+            "losses": self.losses,
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        device = self.data.device
+        self.bank.delta.copy_(state["bank"].to(device))
+        self.trainer.load_state_dict(state["trainer"])
+        self.generator.set_state(state["generator"])
+        self.epoch, self.next_batch = int(state["epoch"]), int(state["next_batch"])
+        batches = state["batches"]
+        self.batches = None if batches is None else [b.to(device) for b in batches]
+        self.model_steps, self.passes = int(state["model_steps"]), int(state["passes"])
+        self.losses = dict(state["losses"])
+        self.history = [dict(r) for r in state["history"]]

@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from tue_core.checkpoint import Checkpoint
 from tue_core.perturb.base import MethodOutput
 from tue_core.perturb.config import TUEConfig
 from tue_core.perturb.device_data import DeviceData
@@ -58,11 +59,16 @@ class TransferableUnlearnableExamples:
         )
 
     def generate(
-        self, data: DeviceData, *, seed: int, init: np.ndarray | None = None
+        self,
+        data: DeviceData,
+        *,
+        seed: int,
+        init: np.ndarray | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> MethodOutput:
         ssl_weight, csd_weight = self.cfg.weights()
         plan = MinMinPlan(objective=self.objective, uses_model=ssl_weight != 0)
-        out = run_ssl_minmin(self.cfg, plan, data, seed=seed, init=init)
+        out = run_ssl_minmin(self.cfg, plan, data, seed=seed, init=init, checkpoint=checkpoint)
         out.extra.update(
             {
                 "backbone": self.cfg.backbone,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tue_core.checkpoint import Checkpoint
 from tue_core.perturb.base import MethodOutput
 from tue_core.perturb.config import UCLConfig
 from tue_core.perturb.device_data import DeviceData
@@ -26,7 +27,12 @@ class ContrastivePoisoning:
         self.cfg = cfg
 
     def generate(
-        self, data: DeviceData, *, seed: int, init: np.ndarray | None = None
+        self,
+        data: DeviceData,
+        *,
+        seed: int,
+        init: np.ndarray | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> MethodOutput:
         update_queue, target_grad = self.cfg.pgd_update_queue, self.cfg.pgd_target_grad
         plan = MinMinPlan(
@@ -35,6 +41,6 @@ class ContrastivePoisoning:
             ),
             uses_model=True,
         )
-        out = run_ssl_minmin(self.cfg, plan, data, seed=seed, init=init)
+        out = run_ssl_minmin(self.cfg, plan, data, seed=seed, init=init, checkpoint=checkpoint)
         out.extra.update({"backbone": self.cfg.backbone})
         return out

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from tue_core import loop
+from tue_core.checkpoint import data_identity
 from tue_core.device import prefers_channels_last, resolve_device
 from tue_core.seeding import make_generator
-from tue_core.ssl import loop
 from tue_core.ssl.augment import SSLAugment
 from tue_core.ssl.config import SSLTrainConfig
 from tue_core.ssl.methods import SSLMethod
@@ -166,10 +167,11 @@ def train_ssl(
     images = train_images_uint8.to(trainer.device)
     identity = {
         "kind": "ssl",
-        "train": cfg.model_dump(mode="json"),
+        "train": cfg.model_dump(mode="json", exclude={"checkpoint_every"}),
         "method": method.cfg.model_dump(mode="json") if hasattr(method, "cfg") else None,
         "seed": seed,
-        "num_images": len(images),
+        "device": trainer.device.type,
+        "inputs": data_identity(images=train_images_uint8.cpu().numpy()),
     }
     epochs = loop.EpochLoop(
         epochs=cfg.epochs,

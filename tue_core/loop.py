@@ -1,11 +1,12 @@
 """The epoch engine shared by SSL pre-training, supervised training and the linear probe.
 
 It owns what every long run needs and no method-specific logic: device-side batch indices,
-resumable checkpoints (atomic, every few epochs, identity-checked), a JSON-lines history that a
-resumed run rewrites, the non-finite-loss guard and the per-epoch progress bar.
+resumable checkpoints (:mod:`tue_core.checkpoint`, every few epochs), a JSON-lines history that a
+resumed run rewrites, the non-finite-loss guard and the per-epoch progress bar. The perturbation
+generators use its batches, guard and autocast, and the same checkpoint mechanism per round/pass.
 
-A checkpoint holds the trainer's state (model, optimiser, data/augmentation generator), torch's
-global RNG state (MoCo's key shuffle draws from it) and the history, so on the CPU a resumed run
+A checkpoint holds the trainer's state (model, optimiser, data/augmentation generator), every
+global RNG (MoCo's key shuffle draws from torch's) and the history, so on the CPU a resumed run
 ends with exactly the weights of an uninterrupted one.
 """
 
@@ -25,6 +26,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from tue_core import io
+from tue_core.checkpoint import Checkpoint
 from tue_core.device import autocast_dtype
 
 log = logging.getLogger(__name__)
@@ -90,20 +92,7 @@ def autocast_for(device: torch.device) -> contextlib.AbstractContextManager[Any]
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-# --------------------------------------------------------------------------- RNG and logs
-def global_rng_state(device: torch.device) -> dict[str, Tensor]:
-    state = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def restore_global_rng_state(state: Mapping[str, Tensor], device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
+# --------------------------------------------------------------------------- logs
 class JsonlLog:
     """Per-epoch records as JSON lines, tagged with ``phase``; a ``None`` path logs nothing.
 
@@ -140,8 +129,10 @@ class JsonlLog:
 class EpochLoop:
     """Run ``run_epoch(epoch)`` for epochs ``[start, epochs)``, resuming from ``checkpoint_path``.
 
-    ``identity`` (the resolved config, seed, data size...) is stored in the checkpoint; a checkpoint
-    with another identity is refused rather than silently continued.
+    ``identity`` (config hash, seed, input hashes...) is stored in the checkpoint; a checkpoint of
+    another identity is ignored with a warning and the run starts afresh (:mod:`tue_core.checkpoint`).
+    The trainer's state, the history and every global RNG are saved every ``checkpoint_every``
+    epochs and after the last one.
     """
 
     epochs: int
@@ -154,7 +145,8 @@ class EpochLoop:
     phase: str | None = None  # tag of this loop's lines in a shared log
 
     def run(self, trainer: Stateful, run_epoch: Callable[[int], Record]) -> list[Record]:
-        history, start = self._resume(trainer)
+        checkpoint = Checkpoint(self.checkpoint_path, self.identity, self.device)
+        history, start = self._resume(checkpoint, trainer)
         journal = JsonlLog(self.log_path, self.phase)
         journal.rewrite(history)
         bar = tqdm(
@@ -174,38 +166,17 @@ class EpochLoop:
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
             log.info("%s %s", self.desc, json.dumps(record))
             if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs:
-                self._save(trainer, epoch + 1, history)
+                payload = {"history": history, "trainer": trainer.state_dict()}
+                checkpoint.save(payload, unit="epoch", count=epoch + 1, force=True)
         return history
 
-    def _identity_json(self) -> str:
-        return json.dumps(io.to_jsonable(self.identity), sort_keys=True)
-
-    def _save(self, trainer: Stateful, epoch: int, history: list[Record]) -> None:
-        if self.checkpoint_path is None:
-            return
-        state = {
-            "identity": self._identity_json(),
-            "epoch": epoch,
-            "history": history,
-            "trainer": trainer.state_dict(),
-            "rng": global_rng_state(self.device),
-        }
-        io.save_torch(self.checkpoint_path, state)
-
-    def _resume(self, trainer: Stateful) -> tuple[list[Record], int]:
-        path = self.checkpoint_path
-        if path is None or not Path(path).is_file():
+    def _resume(self, checkpoint: Checkpoint, trainer: Stateful) -> tuple[list[Record], int]:
+        payload = checkpoint.load()
+        if payload is None:
             return [], 0
-        state = io.load_torch(path)
-        if state["identity"] != self._identity_json():
-            raise ValueError(
-                f"checkpoint {str(path)!r} was written by a run with another config, seed or "
-                f"data ({state['identity']}); delete it to start afresh"
-            )
-        trainer.load_state_dict(state["trainer"])
-        restore_global_rng_state(state["rng"], self.device)
-        log.info("%s: resumed from %s after epoch %d", self.desc, path, state["epoch"])
-        return list(state["history"]), int(state["epoch"])
+        trainer.load_state_dict(payload["trainer"])
+        history = list(payload["history"])
+        return history, len(history)
 
     def _last_good(self) -> str:
         path = self.checkpoint_path
