@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tue_core.data.config import dataset_spec_from_dict
 from tue_core.plan.cost import (
     E_FLOP,
     Throughput,
+    UnknownSizeError,
     dataset_size,
     forward_flops,
     plan_jobs,
@@ -141,3 +143,46 @@ def test_hours_from_a_measured_json(tmp_path: Path) -> None:
     assumed = Throughput.assumed_gpu(100.0)
     assert not assumed.measured and "ASSUMED" in assumed.label
     assert assumed.hours(train) == pytest.approx(train[0].flops / 100e12 / 3600)
+
+
+def _absent_folder_config(tmp_path: Path) -> dict:
+    """TINY with its dataset an image folder that is not there (as in a fresh clone)."""
+    raw = copy.deepcopy(TINY)
+    raw["scale"] = {"name": "absent"}
+    missing = tmp_path / "no" / "photos"
+    raw["datasets"] = {"photos": {"source": "imagefolder", "root": str(missing), "image_size": 16}}
+    raw["roles"] = {"cifar10": "photos"}
+    return raw
+
+
+def test_an_absent_image_folder_names_its_dataset(tmp_path: Path) -> None:
+    cfg = load_config(_absent_folder_config(tmp_path))
+    with pytest.raises(UnknownSizeError, match=r"point datasets\.photos\.root at a copy"):
+        plan_jobs(cfg)
+    plan = plan_jobs(cfg, allow_unknown=True)
+    assert plan.counts() == plan_jobs(load_config(TINY)).counts()  # the same jobs, sizes aside
+    assert set(plan.unknown) == {"photos"} and "no train/ folder" in plan.unknown["photos"]
+    assert not plan.sizes and not any(job.work for job in plan.jobs)
+    unknown = {job.rule for job in plan.jobs if job.unknown}
+    assert unknown == {rule for rule in plan.counts() if rule.startswith(("gen", "eval"))}
+
+
+def test_cost_model_prints_a_scale_whose_size_is_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))  # `benchmarks` is a folder of the checkout
+    from benchmarks import cost_model
+
+    known, absent = tmp_path / "tiny.yaml", tmp_path / "absent.yaml"
+    known.write_text(json.dumps(TINY))  # JSON is YAML
+    absent.write_text(json.dumps(_absent_folder_config(tmp_path)))
+    cost_model.main(["--config", str(known), str(absent)])  # no exception
+    printed = capsys.readouterr().out
+    tiny, rest = printed.split(f"## absent ({absent})")
+    assert f"## tiny ({known}): syn 100/50@16px" in tiny and "size unknown" not in tiny
+    assert "no train/ folder" in rest and f"set datasets.photos.root in {absent}" in rest
+    note = "size unknown: point datasets.photos.root at a copy"
+    rows = {line.split(" | ")[0][2:]: line for line in rest.splitlines() if line.startswith("| ")}
+    for rule in ("generate_perturbation", "evaluate_supervised_poisoned", "**all (total)**"):
+        assert note in rows[rule]
+    assert rows["swap_perturbation"] == "| swap_perturbation | 2 | - | - | - | - | - |"

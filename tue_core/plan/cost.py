@@ -106,11 +106,15 @@ def _digits_counts(spec: Any) -> tuple[list[int], list[int]]:
     return per_class[0], per_class[1]
 
 
+class UnknownSizeError(ValueError):
+    """A dataset whose image counts cannot be known here (an image folder that is absent)."""
+
+
 def dataset_size(spec: Any) -> DataSize:
     """Train/test image counts and image size of a dataset spec, without loading its images.
 
     Raises:
-        ValueError: an image folder whose ``root`` is missing (its size cannot be known).
+        UnknownSizeError: an image folder whose ``root`` has no ``train/`` folder here.
     """
     source = spec.source
     if source in _TORCHVISION or source == "svhn_small":
@@ -127,10 +131,7 @@ def dataset_size(spec: Any) -> DataSize:
     elif source == "imagefolder":
         root = Path(spec.root)
         if not (root / "train").is_dir():
-            raise ValueError(
-                f"image folder {root} has no train/ folder here; its size is unknown (point "
-                "datasets.<name>.root at the copy)"
-            )
+            raise UnknownSizeError(f"image folder {root} has no train/ folder here")
         size, train_n = spec.image_size, _folder_counts(root / "train")
         test_n = _folder_counts(root / "test") if (root / "test").is_dir() else [0]
     else:  # pragma: no cover - the config's Literal rejects other sources
@@ -184,9 +185,13 @@ def work(kind: str, units: float, width: int, image_size: int, fwd: float | None
 
 @dataclass(frozen=True)
 class Job:
+    """One job of ``rule`` writing ``output``; ``unknown``: dataset keys whose size is unknown
+    (then ``work`` is empty although the job has model work)."""
+
     rule: str
     output: str
     work: tuple[Work, ...] = ()
+    unknown: tuple[str, ...] = ()
 
     @property
     def image_passes(self) -> float:
@@ -262,12 +267,15 @@ def ssl_minmin_work(cfg: Any, size: DataSize) -> tuple[Work, ...]:
     return (work(f"ssl_train:{backbone}", cfg.epochs * seen, width, px, train_fwd), pgd)
 
 
+_MODEL_METHODS = ("emn", "ucl", "tue")  # SN: closed form on the CPU, no model work
+
+
 def generation_work(cfg: Any, size: DataSize, emn_rounds: int) -> tuple[Work, ...]:
     if cfg.method == "emn":
         return emn_work(cfg, size, emn_rounds)
     if cfg.method in ("ucl", "tue"):
         return ssl_minmin_work(cfg, size)
-    return ()  # SN: closed form on the CPU
+    return ()
 
 
 def figure_poisons(cfg: Any) -> list[Poison]:
@@ -288,11 +296,16 @@ def figure_poisons(cfg: Any) -> list[Poison]:
 
 @dataclass
 class Plan:
-    """The jobs of ``all`` for one config, grouped by rule."""
+    """The jobs of ``all`` for one config, grouped by rule.
+
+    ``unknown``: dataset key -> why its size cannot be known here (only with
+    ``plan_jobs(..., allow_unknown=True)``); those keys are missing from ``sizes``.
+    """
 
     scale: str
     jobs: list[Job] = field(default_factory=list)
     sizes: dict[str, DataSize] = field(default_factory=dict)
+    unknown: dict[str, str] = field(default_factory=dict)
 
     def by_rule(self) -> dict[str, list[Job]]:
         out: dict[str, list[Job]] = {}
@@ -311,17 +324,21 @@ def _eval_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[J
             continue
         seen.add(cell.metrics_path)
         kind = "clean" if cell.poison is None else "poisoned"
-        size = sizes[cell.target]
+        size = sizes.get(cell.target)
         if cell.evaluation == "supervised":
-            rule, done = (
-                f"evaluate_supervised_{kind}",
-                supervised_work(cfg.evaluation.supervised, size),
+            rule = f"evaluate_supervised_{kind}"
+        else:
+            rule = f"evaluate_linear_probe_{kind}"
+        if size is None:
+            jobs.append(Job(rule, cell.metrics_path, unknown=(cell.target,)))
+        elif cell.evaluation == "supervised":
+            jobs.append(
+                Job(rule, cell.metrics_path, supervised_work(cfg.evaluation.supervised, size))
             )
         else:
             setup = cfg.evaluation.linear_probe[cell.probe_backbone]
-            rule = f"evaluate_linear_probe_{kind}"
             done = probe_work(cell.probe_backbone, setup, cfg.evaluation.ssl_width, size)
-        jobs.append(Job(rule, cell.metrics_path, done))
+            jobs.append(Job(rule, cell.metrics_path, done))
     return jobs
 
 
@@ -338,13 +355,22 @@ def _report_jobs(cfg: Any, tables: list[str]) -> list[Job]:
 
 
 def plan_jobs(
-    cfg: Any, *, emn_rounds: int = EMN_ROUNDS_ASSUMED, sizes: dict[str, DataSize] | None = None
+    cfg: Any,
+    *,
+    emn_rounds: int = EMN_ROUNDS_ASSUMED,
+    sizes: dict[str, DataSize] | None = None,
+    allow_unknown: bool = False,
 ) -> Plan:
     """Every job of the ``all`` target of ``cfg`` (an :class:`~tue_core.config.ExperimentConfig`).
 
     Args:
         emn_rounds: rounds counted for EMN (capped by each run's ``max_rounds``).
         sizes: dataset key -> size; missing keys are computed with :func:`dataset_size`.
+        allow_unknown: a dataset whose size cannot be known (an absent image folder) goes to
+            ``Plan.unknown`` and its jobs get no work but ``Job.unknown``, instead of raising.
+
+    Raises:
+        UnknownSizeError: a dataset's size cannot be known and ``allow_unknown`` is false.
     """
     cells = [c for table in cfg.planner().cells().values() for c in table]
     poisons = unique([c.poison for c in cells if c.poison is not None] + figure_poisons(cfg))
@@ -355,20 +381,33 @@ def plan_jobs(
         + ([cfg.roles[cfg.tables.figure6.dataset]] if cfg.tables.figure6.enabled else [])
     )
     known = dict(sizes or {})
-    sizes = {name: known.get(name) or dataset_size(cfg.dataset(name)) for name in used}
+    sizes, unknown = {}, {}
+    for name in used:
+        try:
+            sizes[name] = known.get(name) or dataset_size(cfg.dataset(name))
+        except UnknownSizeError as err:
+            if not allow_unknown:
+                raise UnknownSizeError(
+                    f"{err}; the size of dataset {name!r} is unknown (point "
+                    f"datasets.{name}.root at a copy)"
+                ) from None
+            unknown[name] = str(err)
     out = cfg.output_dir.rstrip("/")
     jobs = [Job("prepare_dataset", f"{out}/data/{name}/train.npz") for name in used]
     for source, run in unique([(p.source, p.run) for p in poisons]):
-        done = generation_work(cfg.perturbations[run], sizes[source], emn_rounds)
-        jobs.append(
-            Job("generate_perturbation", f"{out}/perturbations/{source}/{run}/delta.npz", done)
-        )
+        output = f"{out}/perturbations/{source}/{run}/delta.npz"
+        if source in unknown:
+            has_work = cfg.perturbations[run].method in _MODEL_METHODS
+            jobs.append(Job("generate_perturbation", output, unknown=(source,) if has_work else ()))
+        else:
+            done = generation_work(cfg.perturbations[run], sizes[source], emn_rounds)
+            jobs.append(Job("generate_perturbation", output, done))
     for p in unique([p for p in poisons if p.is_variant]):
         rule = "swap_perturbation" if p.source == p.target else "transfer_perturbation"
         jobs.append(Job(rule, p.delta_path))
     jobs += _eval_jobs(cfg, cells, sizes)
     jobs += _report_jobs(cfg, list(cfg.planner().cells()))
-    return Plan(scale=cfg.scale.name, jobs=jobs, sizes=sizes)
+    return Plan(scale=cfg.scale.name, jobs=jobs, sizes=sizes, unknown=unknown)
 
 
 # --------------------------------------------------------------------------- throughput
