@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from tue_core.perturb.artifact import load_perturbation
 from tue_core.transfer.config import AUTO, TransferConfig
-from tue_core.transfer.interpolation import STRATEGIES
 from tue_core.transfer.protect import protect_folder
+from tue_core.transfer.strategies import STRATEGIES
 
 log = logging.getLogger("tue_core.transfer.cli")
 

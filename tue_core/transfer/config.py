@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tue_core.strict import Strict
+from tue_core.transfer.strategies import STRATEGIES
 
 AUTO = "auto"
 
@@ -47,7 +48,7 @@ class TransferConfig(Strict):
 
     ``strategy``: ``auto`` (``more_samples`` when the target has no more classes than the source,
     ``more_classes`` otherwise) or a name registered in
-    :data:`tue_core.transfer.interpolation.STRATEGIES` (``direct``, ``more_samples``,
+    :data:`tue_core.transfer.strategies.STRATEGIES` (``direct``, ``more_samples``,
     ``more_classes``). ``resize``: how a perturbation is resized when the target images have
     another size (then re-clamped to ``[-eps, eps]``).
     """
@@ -60,8 +61,6 @@ class TransferConfig(Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, name: str) -> str:
-        from tue_core.transfer.interpolation import STRATEGIES
-
         if name != AUTO and name not in STRATEGIES:
             raise ValueError(
                 f"unknown transfer strategy {name!r}; "

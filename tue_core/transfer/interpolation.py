@@ -2,7 +2,8 @@
 
 A strategy turns (source labels, target labels) into an :class:`Assignment`; it never touches the
 perturbation values, so it is cheap, seeded and saved as is. Strategies are pluggable through
-:data:`STRATEGIES` (name -> builder taking a :class:`TransferConfig`).
+:data:`tue_core.transfer.strategies.STRATEGIES` (name -> builder taking a ``TransferConfig``); this
+module imports neither that registry nor the config.
 
 * ``direct``: target class ``k`` takes the perturbations of source class ``k``, each at most once
   (a random subset, or a random permutation when the sizes agree). Refuses a target class that is
@@ -28,18 +29,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import comb
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from tue_core.registry import Registry
 from tue_core.transfer.assignment import Assignment
 from tue_core.transfer.sampling import balanced_draw, class_members, distinct_partner
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from tue_core.transfer.config import TransferConfig
 
 
 class TransferStrategy(Protocol):
@@ -56,9 +51,6 @@ class TransferStrategy(Protocol):
         rng: np.random.Generator,
     ) -> Assignment:
         """The per-sample assignment; labels are validated by the caller."""
-
-
-STRATEGIES: Registry[Callable[[TransferConfig], TransferStrategy]] = Registry("transfer strategy")
 
 
 @dataclass(frozen=True)
@@ -268,23 +260,3 @@ class MoreClasses:
             (self.alpha_low, self.alpha_high),
             rng,
         )
-
-
-@STRATEGIES.register("direct")
-def _build_direct(config: TransferConfig) -> TransferStrategy:
-    return Direct()
-
-
-@STRATEGIES.register("more_samples")
-def _build_more_samples(config: TransferConfig) -> TransferStrategy:
-    return MoreSamples(config.more_samples.alpha_low, config.more_samples.alpha_high)
-
-
-@STRATEGIES.register("more_classes")
-def _build_more_classes(config: TransferConfig) -> TransferStrategy:
-    return MoreClasses(
-        max_weights_per_pair=config.more_classes.max_weights_per_pair,
-        alpha_spread=config.more_classes.alpha_spread,
-        alpha_low=config.more_samples.alpha_low,
-        alpha_high=config.more_samples.alpha_high,
-    )

@@ -21,8 +21,8 @@ import numpy as np
 from tue_core.perturb.artifact import PerturbationSet
 from tue_core.transfer.assignment import Assignment, reassignment
 from tue_core.transfer.config import AUTO, TransferConfig
-from tue_core.transfer.interpolation import STRATEGIES
 from tue_core.transfer.resize import resize_perturbation
+from tue_core.transfer.strategies import STRATEGIES
 from tue_core.transfer.swaps import inter_class_swap, intra_class_swap
 
 log = logging.getLogger(__name__)
