@@ -3,11 +3,14 @@
 Every file the pipeline produces is written to a temporary file in the destination folder, flushed,
 fsynced and renamed into place (``os.replace`` is atomic on POSIX within one filesystem), so a killed
 job never leaves a half-written artifact behind. Loading never executes pickled code: arrays are
-read with ``allow_pickle=False`` and torch files with ``weights_only=True``.
+read with ``allow_pickle=False`` and torch files with ``weights_only=True``. A full disk raises
+:class:`DiskFullError` and leaves the previous file in place. :func:`verify_artifact` checks a file
+against the sha256 its sidecar records before it is used.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -16,6 +19,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -32,25 +36,81 @@ SIDECAR_SUFFIX = ".json"
 _TRACKED_LIBRARIES = ("torch", "torchvision", "numpy", "scikit-learn", "snakemake")
 
 
-# --------------------------------------------------------------------------- atomic writes
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
-    """Write ``path`` through ``write(fileobj)`` into a temp file, then rename it into place.
+class ArtifactIntegrityError(ValueError):
+    """An artifact is missing, has no usable sidecar, or differs from the sha256 it records."""
 
-    If ``write`` raises, the temp file is removed and any existing ``path`` is left untouched.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+
+# --------------------------------------------------------------------------- atomic writes
+_NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+
+
+class DiskFullError(OSError):
+    """Writing an artifact failed for lack of space (``errno`` is ENOSPC or EDQUOT)."""
+
+    def __init__(self, code: int, message: str, filename: str) -> None:
+        super().__init__(code, message, filename)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _disk_full(err: OSError, target: Path) -> DiskFullError:
+    previous = (
+        f"the previous {str(target)!r} is untouched"
+        if target.exists()
+        else "no partial file was left behind"
+    )
+    message = (
+        f"{_NO_SPACE[err.errno]} writing {str(target)!r} (in {str(target.parent)!r}): free space "
+        f"or point output_dir at a larger disk, then rerun; {previous}"
+    )
+    return DiskFullError(err.errno, message, str(target))
+
+
+def _write_temp(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a fsynced temp file beside ``target`` through ``write``; on failure remove it."""
+    tmp: str | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp creates 0600; use the usual mode
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in _NO_SPACE:
+            raise _disk_full(err, target) from err
         raise
+    return Path(tmp)
+
+
+def _commit(pairs: list[tuple[Path, Path]]) -> None:
+    """``os.replace`` each ``(tmp, target)`` in order; any temp left on failure is removed."""
+    try:
+        for tmp, target in pairs:
+            try:
+                os.replace(tmp, target)
+            except OSError as err:
+                if err.errno in _NO_SPACE:
+                    raise _disk_full(err, target) from err
+                raise
+    finally:
+        for tmp, _ in pairs:
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``path`` through ``write(fileobj)`` into a temp file, then rename it into place.
+
+    If ``write`` raises, the temp file is removed and any existing ``path`` is left untouched; a
+    full disk (ENOSPC/EDQUOT) raises :class:`DiskFullError` naming ``path``.
+    """
+    target = Path(path)
+    _commit([(_write_temp(target, write), target)])
     return target
 
 
@@ -100,8 +160,14 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 
 # --------------------------------------------------------------------------- arrays
-def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> Path:
-    """Save named arrays as an uncompressed ``.npz`` atomically (object arrays are refused)."""
+def save_arrays(
+    path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], meta: RunMeta | None = None
+) -> Path:
+    """Save named arrays as an uncompressed ``.npz`` atomically (object arrays are refused).
+
+    With ``meta``, its sidecar (recording the file's sha256) is written to a temp file too before
+    either is renamed into place, so a failed write (a full disk) leaves the previous pair intact.
+    """
     for name, array in arrays.items():
         if array.dtype == object:
             raise TypeError(f"array {name!r} has dtype object; only plain dtypes are saved")
@@ -111,15 +177,40 @@ def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) 
         np.savez(buffer, **arrays)
         handle.write(buffer.getbuffer())
 
-    return atomic_write(path, write)
+    target = Path(path)
+    data_tmp = _write_temp(target, write)
+    pairs = [(data_tmp, target)]
+    try:
+        if meta is not None:
+            record = _sidecar_record(meta, target, data_tmp)
+            side = sidecar_path(target)
+            pairs.append((_write_temp(side, lambda h: h.write(dumps_json(record).encode())), side))
+    except BaseException:
+        data_tmp.unlink(missing_ok=True)
+        raise
+    _commit(pairs)
+    return target
 
 
-def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Load an ``.npz`` written by :func:`save_arrays` without ever unpickling."""
+def load_arrays(path: str | os.PathLike[str], what: str = "array file") -> dict[str, np.ndarray]:
+    """Load an ``.npz`` written by :func:`save_arrays` without ever unpickling.
+
+    A file that is not a readable ``.npz`` raises :class:`ArtifactIntegrityError` naming it.
+    """
     if not Path(path).is_file():
-        raise FileNotFoundError(f"array file {str(path)!r} does not exist")
-    with np.load(path, allow_pickle=False) as npz:
-        return {name: npz[name] for name in npz.files}
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single array, not an .npz archive")
+            return {name: npz[name] for name in npz.files}
+    except PermissionError:
+        raise
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
+        raise ArtifactIntegrityError(
+            f"cannot read {what} {str(path)!r} as an .npz archive ({type(err).__name__}: {err}): "
+            f"{_redo_hint(path)}"
+        ) from err
 
 
 def save_torch(path: str | os.PathLike[str], obj: Any) -> Path:
@@ -241,14 +332,73 @@ def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
     return Path(artifact).with_suffix(SIDECAR_SUFFIX)
 
 
+def _sidecar_record(meta: RunMeta, artifact: Path, content: Path) -> dict[str, Any]:
+    """``meta`` plus ``artifact``: the path, sha256 and size of ``content`` (its bytes)."""
+    data = meta.to_dict()
+    data["artifact"] = {
+        "path": str(artifact),
+        "sha256": sha256_file(content),
+        "size": content.stat().st_size,
+    }
+    return data
+
+
 def write_sidecar(
     artifact: str | os.PathLike[str], meta: RunMeta, path: str | os.PathLike[str] | None = None
 ) -> Path:
-    """Write ``meta`` next to ``artifact`` (the artifact's sha256 is recorded too)."""
-    data = meta.to_dict()
-    if Path(artifact).is_file():
-        data["artifact"] = {"path": str(artifact), "sha256": sha256_file(artifact)}
+    """Write ``meta`` next to ``artifact`` (the artifact's sha256 and size are recorded too)."""
+    artifact = Path(artifact)
+    data = _sidecar_record(meta, artifact, artifact) if artifact.is_file() else meta.to_dict()
     return atomic_write_json(path if path is not None else sidecar_path(artifact), data)
+
+
+# --------------------------------------------------------------------------- integrity
+def _redo_hint(path: str | os.PathLike[str]) -> str:
+    return (
+        f"delete {str(path)!r} (and its sidecar {str(sidecar_path(path))!r}) and rerun the "
+        "rule/job that makes it"
+    )
+
+
+def verify_artifact(path: str | os.PathLike[str], what: str = "artifact") -> dict[str, Any]:
+    """Check ``path`` against the sha256 its sidecar records and return the sidecar.
+
+    Raises :class:`ArtifactIntegrityError` naming the file and what to do when the file or its
+    sidecar is missing, the sidecar is unreadable or records no sha256, or the hashes differ.
+    """
+    artifact, side = Path(path), sidecar_path(path)
+    if not artifact.is_file():
+        stale = f" (and delete the stale sidecar {str(side)!r})" if side.exists() else ""
+        raise ArtifactIntegrityError(
+            f"cannot read {what} {str(artifact)!r}: the file does not exist; rerun the "
+            f"rule/job that makes it{stale}"
+        )
+    if not side.is_file():
+        raise ArtifactIntegrityError(
+            f"cannot verify {what} {str(artifact)!r}: its sidecar {str(side)!r} is missing, so "
+            f"the file's sha256 is unknown; {_redo_hint(artifact)}"
+        )
+    try:
+        sidecar = read_json(side)
+        expected = sidecar["artifact"]["sha256"]
+        if not isinstance(expected, str):
+            raise TypeError(f"artifact.sha256 is {type(expected).__name__}, not a string")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ArtifactIntegrityError(
+            f"cannot verify {what} {str(artifact)!r}: its sidecar {str(side)!r} is unreadable "
+            f"or records no artifact.sha256 ({type(err).__name__}: {err}); {_redo_hint(artifact)}"
+        ) from err
+    actual = sha256_file(artifact)
+    if actual != expected:
+        size = artifact.stat().st_size
+        recorded = sidecar["artifact"].get("size")
+        sizes = f"{size} bytes" + (f" (sidecar: {recorded})" if recorded is not None else "")
+        raise ArtifactIntegrityError(
+            f"{what} {str(artifact)!r} does not match its sidecar {str(side)!r}: sha256 "
+            f"{actual[:12]}... on disk ({sizes}), {expected[:12]}... recorded; the file is "
+            f"truncated or was changed after it was written: {_redo_hint(artifact)}"
+        )
+    return sidecar
 
 
 @contextmanager

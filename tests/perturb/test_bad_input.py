@@ -54,6 +54,7 @@ def test_init_file_of_another_dtype(toy_dataset: PreparedDataset, tmp_path) -> N
             "eps": np.asarray(8 / 255),
             "format_version": np.asarray(1),
         },
+        meta=io.RunMeta(kind="perturbation"),  # a sidecar, so the file passes its sha256 check
     )
     with pytest.raises(PerturbationFileError, match="delta must be float32"):
         generate(tiny_config("ucl", init_path=str(path)), toy_dataset, "cpu", seed=0)

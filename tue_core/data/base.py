@@ -36,6 +36,10 @@ class DatasetError(ValueError):
     """A dataset cannot be prepared or loaded; the message names the file, key or value."""
 
 
+class DatasetIntegrityError(io.ArtifactIntegrityError, DatasetError):
+    """A prepared dataset file is missing, truncated, changed or has no usable sidecar."""
+
+
 @dataclass(frozen=True)
 class PreparedDataset:
     """One split of one dataset in the pipeline's common in-memory form."""
@@ -135,22 +139,32 @@ class PreparedDataset:
             "source_index": self.source_index,
             "class_names": np.asarray(self.class_names, dtype=np.str_),
         }
-        out = io.save_arrays(path, arrays)
         meta = meta or io.RunMeta(kind="dataset")
         meta.extra = {**meta.extra, "dataset": self.metadata()}
-        io.write_sidecar(out, meta)
+        out = io.save_arrays(path, arrays, meta=meta)
         log.info("saved %s/%s: %d images -> %s", self.name, self.split, len(self), out)
         return out
 
 
-def load_prepared(path: str | os.PathLike[str]) -> PreparedDataset:
-    """Load a split saved by :meth:`PreparedDataset.save` (its sidecar supplies name and info)."""
-    arrays = io.load_arrays(path)
+def load_prepared(path: str | os.PathLike[str], *, verify: bool = True) -> PreparedDataset:
+    """Load a split saved by :meth:`PreparedDataset.save` (its sidecar supplies name and info).
+
+    With ``verify`` (the default) the file must match the sha256 its sidecar records, else
+    :class:`DatasetIntegrityError`; without it a missing sidecar is tolerated.
+    """
+    try:
+        if verify:
+            sidecar: dict[str, Any] | None = io.verify_artifact(path, what="prepared dataset")
+        else:
+            side = io.sidecar_path(path)
+            sidecar = io.read_json(side) if side.is_file() else None
+        arrays = io.load_arrays(path, what="prepared dataset")
+    except io.ArtifactIntegrityError as err:
+        raise DatasetIntegrityError(str(err)) from err
     missing = {"images", "labels", "class_names"} - set(arrays)
     if missing:
         raise DatasetError(f"{path}: not a prepared dataset (missing arrays {sorted(missing)})")
-    sidecar = io.sidecar_path(path)
-    info = io.read_json(sidecar)["extra"]["dataset"] if sidecar.is_file() else {}
+    info = (sidecar or {}).get("extra", {}).get("dataset", {})
     return PreparedDataset(
         name=str(info.get("name", Path(path).parent.name)),
         split=str(info.get("split", Path(path).stem)),

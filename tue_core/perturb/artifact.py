@@ -24,6 +24,10 @@ class PerturbationFileError(ValueError):
     """A perturbation file is missing, malformed, or does not fit the dataset it is used with."""
 
 
+class PerturbationIntegrityError(io.ArtifactIntegrityError, PerturbationFileError):
+    """A perturbation file is missing, truncated, changed or has no usable sidecar."""
+
+
 @dataclass(frozen=True)
 class PerturbationSet:
     delta: np.ndarray  # float32 (N, 3, H, W), pixel units
@@ -48,16 +52,6 @@ class PerturbationSet:
 
     def save(self, path: str | os.PathLike[str], meta: io.RunMeta) -> Path:
         """Write ``path`` (.npz) and its JSON sidecar atomically."""
-        out = io.save_arrays(
-            path,
-            {
-                "delta": self.delta,
-                "labels": self.labels.astype(np.int64),
-                "eps": np.asarray(self.eps, dtype=np.float64),
-                "norm": np.asarray(self.norm),
-                "format_version": np.asarray(FORMAT_VERSION),
-            },
-        )
         meta.extra = {
             **meta.extra,
             "perturbation": {
@@ -68,14 +62,31 @@ class PerturbationSet:
                 "sha256": io.sha256_array(self.delta),
             },
         }
-        io.write_sidecar(out, meta)
-        return out
+        return io.save_arrays(
+            path,
+            {
+                "delta": self.delta,
+                "labels": self.labels.astype(np.int64),
+                "eps": np.asarray(self.eps, dtype=np.float64),
+                "norm": np.asarray(self.norm),
+                "format_version": np.asarray(FORMAT_VERSION),
+            },
+            meta=meta,
+        )
 
 
-def load_perturbation(path: str | os.PathLike[str]) -> PerturbationSet:
-    """Read a perturbation set, checking its format version, dtype and shape."""
+def load_perturbation(path: str | os.PathLike[str], *, verify: bool = True) -> PerturbationSet:
+    """Read a perturbation set, checking its format version, dtype and shape.
+
+    With ``verify`` (the default) the file must first match the sha256 its sidecar records, else
+    :class:`PerturbationIntegrityError`; without it a file with no sidecar is read as is.
+    """
     try:
-        arrays = io.load_arrays(path)
+        if verify:
+            io.verify_artifact(path, what="perturbation file")
+        arrays = io.load_arrays(path, what="perturbation file")
+    except io.ArtifactIntegrityError as err:
+        raise PerturbationIntegrityError(str(err)) from err
     except (OSError, ValueError) as err:
         raise PerturbationFileError(f"cannot read perturbation file {str(path)!r}: {err}") from err
     missing = {"delta", "labels", "eps", "format_version"} - set(arrays)

@@ -98,8 +98,9 @@ class Assignment:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str], meta: io.RunMeta) -> Path:
-        """Write ``path`` (.npz) and its JSON sidecar atomically."""
-        out = io.save_arrays(
+        """Write ``path`` (.npz) and its JSON sidecar atomically, as one pair."""
+        meta.extra = {**meta.extra, "assignment": self.summary()}
+        return io.save_arrays(
             path,
             {
                 "kind": np.asarray(self.kind),
@@ -113,15 +114,14 @@ class Assignment:
                 "class_weight": self.class_weight.astype(np.float32),
                 "format_version": np.asarray(FORMAT_VERSION),
             },
+            meta=meta,
         )
-        meta.extra = {**meta.extra, "assignment": self.summary()}
-        io.write_sidecar(out, meta)
-        return out
 
 
 def load_assignment(path: str | os.PathLike[str]) -> Assignment:
-    """Read an assignment written by :meth:`Assignment.save`."""
-    arrays = io.load_arrays(path)
+    """Read an assignment written by :meth:`Assignment.save`, checked against its sidecar's sha256."""
+    io.verify_artifact(path, what="assignment file")
+    arrays = io.load_arrays(path, what="assignment file")
     fields = (
         "kind",
         "source_i",

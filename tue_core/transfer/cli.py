@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Sequence
 
+from tue_core import io
 from tue_core.perturb.artifact import load_perturbation
 from tue_core.transfer.config import AUTO, TransferConfig
 from tue_core.transfer.protect import protect_folder
@@ -51,13 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _has_sidecar(path: str) -> bool:
+    """Whether ``path`` can be checked against its sidecar's sha256 (a user's own file may not)."""
+    if io.sidecar_path(path).is_file() or not os.path.isfile(path):
+        return True  # a missing file gets the loader's error
+    log.warning("%s has no sidecar %s: its sha256 cannot be checked", path, io.sidecar_path(path))
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
     try:
-        pset = load_perturbation(args.perturbation)
+        pset = load_perturbation(args.perturbation, verify=_has_sidecar(args.perturbation))
         report = protect_folder(
             args.input,
             args.output,
