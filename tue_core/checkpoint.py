@@ -145,7 +145,10 @@ class Checkpoint:
         A missing file gives ``None`` silently; an unreadable file or one of another identity
         gives ``None`` with a warning that names it (the next save replaces it).
         """
-        if self.path is None or not self.path.is_file():
+        if self.path is None:
+            return None
+        self._remove_stale_temps()
+        if not self.path.is_file():
             return None
         try:
             state = io.load_torch(self.path)
@@ -201,6 +204,13 @@ class Checkpoint:
         if self.on_save is not None:
             self.on_save(self.saves)
         return True
+
+    def _remove_stale_temps(self) -> None:
+        """Delete temp files of saves a kill interrupted (one job owns its checkpoint path)."""
+        assert self.path is not None
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            log.info("removing %s, left by a save that was killed", stale)
+            stale.unlink(missing_ok=True)
 
     def remove(self) -> None:
         """Delete the file (once the job's artifact is written)."""

@@ -143,3 +143,24 @@ def test_interval_throttles_saves_but_the_last_unit_is_always_saved(tmp_path: Pa
     every = generate(config("ucl_simclr"), DATA, "cpu", seed=0, checkpoint_path=tmp_path / "e.pt")
     assert every.meta["checkpoint"]["saves"] == 4
     assert np.array_equal(every.pset.delta, result.pset.delta)  # saving never changes the run
+
+
+def test_a_save_killed_mid_write_leaves_the_previous_checkpoint_and_its_temp_is_cleared(
+    tmp_path: Path,
+) -> None:
+    checkpoint = tmp_path / "ckpt.pt"
+    with pytest.raises(SimulatedKillError):
+        generate(
+            config("emn"),
+            DATA,
+            "cpu",
+            seed=0,
+            checkpoint_path=checkpoint,
+            on_checkpoint=kill_after(1),
+        )
+    torn = tmp_path / f".{checkpoint.name}.abc123.tmp"  # what a kill during io.save_torch leaves
+    torn.write_bytes(b"half a checkpoint")
+    resumed = generate(config("emn"), DATA, "cpu", seed=0, checkpoint_path=checkpoint)
+    assert resumed.meta["checkpoint"]["resumed_after"] == "round 1"
+    assert not torn.exists()
+    assert np.array_equal(resumed.pset.delta, reference("emn").pset.delta)
