@@ -3,7 +3,7 @@
 It owns what every long run needs and no method-specific logic: device-side batch indices,
 resumable checkpoints (:mod:`tue_core.checkpoint`, every few epochs), a JSON-lines history that a
 resumed run rewrites, the non-finite-loss guard and the per-epoch progress bar. The perturbation
-generators use its batches, guard and autocast, and the same checkpoint mechanism per round/pass.
+generators (EMN's rounds, UCL/TUE's noise passes) resume through the same checkpoint mechanism.
 
 A checkpoint holds the trainer's state (model, optimiser, data/augmentation generator), every
 global RNG (MoCo's key shuffle draws from torch's) and the history, so on the CPU a resumed run

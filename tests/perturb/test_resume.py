@@ -59,6 +59,14 @@ def kill_after(save: int):
     return hook
 
 
+def killed_generation(cfg: dict[str, Any], checkpoint: Path, after: int) -> None:
+    """Run ``cfg`` until its ``after``-th checkpoint is on disk, then 'kill' it."""
+    with pytest.raises(SimulatedKillError):
+        generate(
+            cfg, DATA, "cpu", seed=0, checkpoint_path=checkpoint, on_checkpoint=kill_after(after)
+        )
+
+
 def test_every_iterative_method_is_covered() -> None:
     covered = {RESUMABLE[name][0] for name in RESUMABLE}
     assert covered == set(PERTURBATIONS.names()) - {"sn"}  # SN is one closed-form draw
@@ -72,15 +80,7 @@ def test_killed_generation_resumes_with_the_uninterrupted_delta(
     expected = reference(name)
     for kill_at in range(1, units + 1):  # after every unit, the last one included
         checkpoint = tmp_path / f"k{kill_at}.pt"
-        with pytest.raises(SimulatedKillError):
-            generate(
-                config(name),
-                DATA,
-                "cpu",
-                seed=0,
-                checkpoint_path=checkpoint,
-                on_checkpoint=kill_after(kill_at),
-            )
+        killed_generation(config(name), checkpoint, kill_at)
         assert io.load_torch(checkpoint)["count"] == kill_at
         with caplog.at_level(logging.INFO, logger="tue_core.checkpoint"):
             resumed = generate(config(name), DATA, "cpu", seed=0, checkpoint_path=checkpoint)
@@ -98,10 +98,7 @@ def test_a_checkpoint_of_another_config_is_ignored(
 ) -> None:
     checkpoint = tmp_path / "ckpt.pt"
     other = {**config("emn"), "pgd_steps": 3}
-    with pytest.raises(SimulatedKillError):
-        generate(
-            other, DATA, "cpu", seed=0, checkpoint_path=checkpoint, on_checkpoint=kill_after(2)
-        )
+    killed_generation(other, checkpoint, 2)
     with caplog.at_level(logging.WARNING, logger="tue_core.checkpoint"):
         result = generate(config("emn"), DATA, "cpu", seed=0, checkpoint_path=checkpoint)
     assert "ignoring checkpoint" in caplog.text and "config_sha256" in caplog.text
@@ -109,19 +106,11 @@ def test_a_checkpoint_of_another_config_is_ignored(
     assert np.array_equal(result.pset.delta, reference("emn").pset.delta)
 
 
-def test_a_checkpoint_of_other_images_or_seed_is_ignored(
+def test_a_checkpoint_made_on_other_images_is_ignored(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     checkpoint = tmp_path / "ckpt.pt"
-    with pytest.raises(SimulatedKillError):
-        generate(
-            config("emn"),
-            DATA,
-            "cpu",
-            seed=0,
-            checkpoint_path=checkpoint,
-            on_checkpoint=kill_after(1),
-        )
+    killed_generation(config("emn"), checkpoint, 1)
     shifted = make_dataset(seed=1)
     with caplog.at_level(logging.WARNING, logger="tue_core.checkpoint"):
         generate(config("emn"), shifted, "cpu", seed=0, checkpoint_path=checkpoint)
@@ -149,15 +138,7 @@ def test_a_save_killed_mid_write_leaves_the_previous_checkpoint_and_its_temp_is_
     tmp_path: Path,
 ) -> None:
     checkpoint = tmp_path / "ckpt.pt"
-    with pytest.raises(SimulatedKillError):
-        generate(
-            config("emn"),
-            DATA,
-            "cpu",
-            seed=0,
-            checkpoint_path=checkpoint,
-            on_checkpoint=kill_after(1),
-        )
+    killed_generation(config("emn"), checkpoint, 1)
     torn = tmp_path / f".{checkpoint.name}.abc123.tmp"  # what a kill during io.save_torch leaves
     torn.write_bytes(b"half a checkpoint")
     resumed = generate(config("emn"), DATA, "cpu", seed=0, checkpoint_path=checkpoint)
