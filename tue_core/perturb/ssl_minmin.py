@@ -114,7 +114,9 @@ def run_ssl_minmin(
     while not loop.done:
         loop.run_pass()
         bar.update()
-        log.info("%s pass %d (epoch %d): %s", cfg.method, loop.passes, loop.epoch, loop.losses)
+        log.info(
+            "%s pass %d of %d: %s", cfg.method, loop.passes, loop.total_passes, loop.history[-1]
+        )
         checkpoint.save(loop.state_dict(), unit="pass", count=loop.passes, force=loop.done)
     bar.close()
     return MethodOutput(
