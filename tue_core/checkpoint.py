@@ -135,10 +135,6 @@ class Checkpoint:
         self._started = time.perf_counter()
         self._last_save = self._started
 
-    @property
-    def enabled(self) -> bool:
-        return self.path is not None
-
     def load(self) -> Any | None:
         """The saved payload with the global RNGs restored, or ``None`` (start afresh).
 
