@@ -7,7 +7,11 @@ slurmctld, slurmd, two fake GPUs, partitions `cpu` and `gpu`), then:
   config/demo.yaml` in a copy of the workflow; every job must be a completed SLURM job in that
   directory with its plugin log, and every output must exist;
 * a toy workflow of GPU and CPU jobs checks the profile's GPU mapping: `gpu=1` jobs go to the
-  `gpu` partition with one GPU each and claim_gpu trusts SLURM's device; CPU jobs get none.
+  `gpu` partition with one GPU each and claim_gpu trusts SLURM's device; CPU jobs get none;
+* a running EMN generation job (the fault-injection config of fault_injection.py) is killed on the
+  cluster, by `scancel --signal=KILL` or by SIGKILL of its script's process, after it logged
+  checkpoints: the profile's `retries: 1` resubmits it as a new SLURM job, which resumes from the
+  checkpoint and ends with the artifact of an uninterrupted local run.
 
 The test cluster has no accounting database, so status queries use squeue
 (`--slurm-status-command squeue`); without it the plugin waits forever. Every snakemake call
@@ -16,17 +20,31 @@ has a hard timeout for the same reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from fault_injection import (
+    CONFIG,
+    IGNORED,
+    JOBS,
+    RESUMED,
+    SAVED,
+    fault_config,
+    resumed_counts,
+    saved_counts,
+)
 from workflow_files import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,3 +283,230 @@ def test_profile_knobs_reach_the_job_resources(tmp_path: Path) -> None:
     assert resources and all(
         "slurm_account=acme" in line and "slurm_partition=short" in line for line in resources
     ), knobs.stdout + knobs.stderr
+
+
+# ------------------------------------------------------------------ a killed job is retried
+GENERATION = "emn"  # fault_injection's EMN job: 6 rounds of about a second, a checkpoint each
+GENERATION_RULE = "generate_perturbation"
+CHECKPOINT = ".checkpoint.pt"
+KILL_AFTER_SAVES = 2  # kill once the job's log reports this many saved rounds (of 6)
+KILL_WAIT_S = 120  # for the killed job to end (a cancellation may take KillWait = 30 s)
+# How the running job is killed -> (the state SLURM gives it, the signal its script dies of).
+# Both states are failures to the plugin (its fail_stati), so Snakemake resubmits the job as a
+# new SLURM job (profiles/slurm: `retries: 1`).
+#
+# * scancel: `scancel --signal=KILL <job>`. SLURM (22.05 here) does not deliver that SIGKILL as
+#   such: a SIGKILL to a whole job is a cancellation, so slurmstepd sends SIGCONT and SIGTERM to
+#   every process of the job and SIGKILL to the survivors after KillWait (30 s). The script dies
+#   of the SIGTERM ("died with <Signals.SIGTERM: 15>" in the job log); the job ends CANCELLED.
+#   `--full` makes no difference. This is what a user, an admin or a time limit does to a job.
+# * sigkill: SIGKILL straight into the process running the rule's script on the node, as the
+#   OOM killer or a crash of the node's software would: nothing in the job gets a chance to
+#   clean up. The jobstep's Snakemake sees its rule fail, srun and the batch script exit 1, and
+#   the job ends FAILED.
+KILLS = {"scancel": ("CANCELLED", "SIGTERM"), "sigkill": ("FAILED", "SIGKILL")}
+
+
+def fault_workflow(path: Path) -> Path:
+    """A scratch copy of the workflow with fault_injection's tiny config as config/fault.yaml."""
+    workdir = copy_workflow(path)
+    (workdir / CONFIG).write_text(yaml.safe_dump(fault_config(), sort_keys=False))
+    return workdir
+
+
+def fault_env() -> dict[str, str]:
+    """A checkpoint after every generation round. sbatch exports the submitter's environment
+    (the plugin passes --export=ALL), so the variable reaches the SLURM job; the artifact's
+    sidecar records the interval the job used."""
+    return clean_env(TUE_CHECKPOINT_INTERVAL_S="0")
+
+
+def tail(path: Path, chars: int = 4000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.is_file() else ""
+
+
+@contextlib.contextmanager
+def background_snakemake(
+    workdir: Path, output: Path, *args: str
+) -> Iterator[subprocess.Popen[str]]:
+    """Snakemake started in the background, its output going to ``output`` (a pipe nobody reads
+    while the test waits would fill up and stall it). Killed on the way out if still running:
+    it ignores SIGTERM while it waits for SLURM jobs and leaves them running, so its own
+    process group gets SIGKILL and its SLURM jobs are cancelled."""
+    with open(output, "w", encoding="utf-8") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "snakemake", *args],
+            cwd=workdir,
+            env=fault_env(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+            for job_id in submitted_jobs(tail(output, 10**9)):
+                subprocess.run(["scancel", job_id], capture_output=True, timeout=30)
+
+
+def rule_jobs(output: Path, rule: str) -> list[str]:
+    """SLURM job ids Snakemake submitted for ``rule``, in order (its plugin log lies under
+    .snakemake/slurm_logs/rule_<rule>/)."""
+    return [
+        job_id
+        for job_id, log in submitted_jobs(tail(output, 10**9)).items()
+        if f"rule_{rule}" in log.parts
+    ]
+
+
+def script_pids(job_id: str, script: str) -> list[int]:
+    """The processes of SLURM job ``job_id`` (`scontrol listpids`, which asks the slurmd of this
+    node, the only one) that run the rule script ``script``: `python
+    <workdir>/.snakemake/scripts/tmpXXXX.<script>`, started by the jobstep's Snakemake."""
+    listed = subprocess.run(
+        ["scontrol", "listpids", job_id], capture_output=True, text=True, timeout=30
+    )
+    assert listed.returncode == 0, f"scontrol listpids {job_id}: {listed.stderr}"
+    found = []
+    for line in listed.stdout.splitlines()[1:]:  # PID JOBID STEPID LOCALID GLOBALID
+        pid = int(line.split()[0])
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:  # already gone
+            continue
+        if len(argv) > 1 and argv[1].decode(errors="replace").endswith(f".{script}"):
+            found.append(pid)
+    return found
+
+
+def kill_running_job(method: str, job_id: str) -> None:
+    """Kill SLURM job ``job_id`` in one of the ways of :data:`KILLS`."""
+    if method == "scancel":
+        done = subprocess.run(
+            ["scancel", "--signal=KILL", job_id], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        return
+    pids = script_pids(job_id, f"{GENERATION_RULE}.py")
+    assert len(pids) == 1, f"expected one script process in SLURM job {job_id}, found {pids}"
+    os.kill(pids[0], signal.SIGKILL)
+
+
+def wait_for_end(job_id: str, timeout: float = KILL_WAIT_S) -> dict[str, str]:
+    """`scontrol show job` once the job has ended (none of its processes left)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = slurm_job(job_id)
+        if job["JobState"] not in {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING"}:
+            return job
+        assert time.monotonic() < deadline, f"SLURM job {job_id} still running: {job}"
+        time.sleep(0.2)
+
+
+def assert_same_perturbation(ours: Path, theirs: Path) -> None:
+    """Same arrays and the same generation record (losses, schedule) as the other run."""
+    with np.load(ours) as a, np.load(theirs) as b:
+        assert a.files == b.files
+        for name in a.files:
+            assert np.array_equal(a[name], b[name]), name
+    gen_a, gen_b = (
+        json.loads(p.with_suffix(".json").read_text())["extra"]["generation"]
+        for p in (ours, theirs)
+    )
+    for key in ("losses", "schedule", "method_extra"):
+        assert gen_a[key] == gen_b[key], key
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_generation(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[], Path]]:
+    """The generation target run locally without SLURM and without a kill (`--cores 1`), started
+    in the background; yields a function that waits for it and returns its artifact."""
+    workdir = fault_workflow(tmp_path_factory.mktemp("uninterrupted"))
+    target = JOBS[GENERATION][0]
+    output = workdir / "snakemake.out"
+    with background_snakemake(
+        workdir, output, target, "--cores", "1", "--configfile", CONFIG
+    ) as run:
+
+        def finished() -> Path:
+            assert run.wait(timeout=RUN_TIMEOUT_S) == 0, tail(output)
+            return workdir / target
+
+        yield finished
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", list(KILLS))
+def test_slurm_kill_of_a_running_generation_job_is_retried_and_resumes_from_its_checkpoint(
+    slurm_cluster: None,
+    tmp_path: Path,
+    kill: str,
+    uninterrupted_generation: Callable[[], Path],
+) -> None:
+    workdir = fault_workflow(tmp_path / "wf")
+    target, log_name, _ = JOBS[GENERATION]
+    log, output = workdir / log_name, workdir / "snakemake.out"
+    started = time.monotonic()
+    args = [target, "--workflow-profile", "profiles/slurm", "--configfile", CONFIG, *CLUSTER_FLAGS]
+    with background_snakemake(workdir, output, *args) as run:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while max(saved_counts(log, CHECKPOINT), default=0) < KILL_AFTER_SAVES:
+            assert run.poll() is None, f"snakemake ended before the kill:\n{tail(output)}"
+            assert time.monotonic() < deadline, f"no checkpoint saves in {log}:\n{tail(output)}"
+            time.sleep(0.05)
+        [killed] = rule_jobs(output, GENERATION_RULE)
+        assert slurm_job(killed)["JobState"] == "RUNNING"
+        kill_running_job(kill, killed)
+        seen = max(saved_counts(log, CHECKPOINT))
+        ended = wait_for_end(killed)
+        # The retry rewrites the log, but only seconds after SLURM reports the end (Snakemake's
+        # next status query, sbatch, two Snakemake start-ups): read the first attempt's now.
+        first_log = log.read_text(errors="replace")
+        returncode = run.wait(timeout=RUN_TIMEOUT_S)
+    elapsed = time.monotonic() - started
+    text = tail(output, 10**9)
+    assert returncode == 0, text[-6000:]
+
+    # Killed while running, not requeued by SLURM, resubmitted by Snakemake as a new job.
+    state, died_of = KILLS[kill]
+    assert ended["JobState"] == state and ended["Restarts"] == "0", ended
+    assert "resumed from" not in first_log, first_log
+    seen = max([seen, *(int(m.group(3)) for m in SAVED.finditer(first_log))])
+    jobs = rule_jobs(output, GENERATION_RULE)
+    assert len(jobs) == 2 and jobs[0] == killed, text[-6000:]
+    retried = jobs[1]
+    assert "Trying to restart job" in text
+    assert slurm_job(retried)["JobState"] == "COMPLETED"
+    job_logs = submitted_jobs(text)  # the plugin's per-job logs (--slurm-keep-successful-logs)
+    assert f"died with <Signals.{died_of}" in job_logs[killed].read_text(errors="replace")
+    assert "--attempt 2" in job_logs[retried].read_text(errors="replace")
+
+    # The retry resumed from the last checkpoint the kill left and did not redo a round: the
+    # last save seen, or one more when the kill struck between the file's rename and its line.
+    final_log = log.read_text(errors="replace")
+    resumed = RESUMED.search(final_log)
+    assert resumed is not None, final_log
+    unit, after = resumed.group(2), int(resumed.group(3))
+    assert after in (seen, seen + 1) and after >= KILL_AFTER_SAVES, (after, seen, final_log)
+    assert resumed_counts(final_log) == {CHECKPOINT: after}
+    assert min(saved_counts(log, CHECKPOINT)) == after + 1, final_log
+    assert not IGNORED.search(final_log), final_log
+
+    artifact = workdir / target
+    assert artifact.is_file() and artifact.with_suffix(".json").is_file()
+    assert not list(artifact.parent.glob(".checkpoint*")), "checkpoint left behind"
+    record = json.loads(artifact.with_suffix(".json").read_text())["extra"]["generation"]
+    assert record["checkpoint"]["interval_s"] == 0  # TUE_CHECKPOINT_INTERVAL_S reached the job
+    assert record["checkpoint"]["resumed_after"] == f"{unit} {after}", record["checkpoint"]
+    assert_same_perturbation(artifact, uninterrupted_generation())
+    print(
+        f"\nSLURM {kill}: job {killed} {ended['JobState']} after {unit} {seen} was saved; "
+        f"job {retried} resumed after {unit} {after}; {elapsed:.0f} s"
+    )
