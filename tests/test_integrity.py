@@ -301,3 +301,31 @@ def test_real_full_filesystem_keeps_the_previous_artifact(small_tmpfs: Path) -> 
     assert f"writing '{path}'" in str(info.value) and "is untouched" in str(info.value)
     assert_previous_intact(path, before)
     assert folder_names(small_tmpfs) == ["delta.json", "delta.npz"]
+
+
+def test_torch_file_on_a_full_filesystem_raises_disk_full(small_tmpfs: Path) -> None:
+    import torch
+
+    path = io.save_torch(small_tmpfs / "state.pt", {"w": torch.zeros(8)})
+    before = path.read_bytes()
+    with pytest.raises(io.DiskFullError, match="no space left on device"):
+        io.save_torch(path, {"w": torch.zeros(100_000)})  # 400 KB > 256 KiB
+    assert path.read_bytes() == before and folder_names(small_tmpfs) == ["state.pt"]
+
+
+def test_checkpoint_on_a_full_filesystem_is_logged_and_the_job_goes_on(
+    small_tmpfs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    from tue_core.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint(small_tmpfs / ".checkpoint.pt", {"job": 1}, torch.device("cpu"))
+    assert checkpoint.save({"w": torch.zeros(8)}, unit="round", count=1)
+    before = (small_tmpfs / ".checkpoint.pt").read_bytes()
+    with caplog.at_level("ERROR", logger="tue_core.checkpoint"):
+        saved = checkpoint.save({"w": torch.zeros(100_000)}, unit="round", count=2)
+    assert not saved and "not written" in caplog.text and "no space left" in caplog.text
+    assert (small_tmpfs / ".checkpoint.pt").read_bytes() == before  # round 1 still resumable
+    assert folder_names(small_tmpfs) == [".checkpoint.pt"]
+    assert Checkpoint(small_tmpfs / ".checkpoint.pt", {"job": 1}, torch.device("cpu")).load()

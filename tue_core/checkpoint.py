@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -149,7 +150,20 @@ class Checkpoint:
         try:
             state = io.load_torch(self.path)
             stored = state["identity"]
-        except Exception as error:  # a torn or foreign file: never fatal, never reused
+            if state.get("format_version") != FORMAT_VERSION:
+                raise ValueError(
+                    f"format_version {state.get('format_version')}, not {FORMAT_VERSION}"
+                )
+        except (
+            RuntimeError,
+            pickle.UnpicklingError,
+            EOFError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as error:
+            # a torn, foreign or older-format file: never fatal, never reused (an OSError such as
+            # EIO or a permission error propagates: the file may be good and must not be replaced)
             log.warning("ignoring unreadable checkpoint %s (%s); starting afresh", self.path, error)
             return None
         if stored != self.identity:
@@ -249,3 +263,12 @@ def state_identity(state: Mapping[str, torch.Tensor]) -> str:
             tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
         )
     return digest.hexdigest()
+
+
+def structure_identity(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 of a state dict's layout (names, dtypes, shapes; not values): another architecture
+    or width gives another identity, so its checkpoint is ignored rather than loaded."""
+    layout = "\n".join(
+        f"{name}|{tensor.dtype}|{tuple(tensor.shape)}" for name, tensor in sorted(state.items())
+    )
+    return hashlib.sha256(layout.encode()).hexdigest()

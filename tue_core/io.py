@@ -200,9 +200,10 @@ def load_arrays(path: str | os.PathLike[str], what: str = "array file") -> dict[
     if not Path(path).is_file():
         raise FileNotFoundError(f"{what} {str(path)!r} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not an .npz archive")
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):  # a .npy array under an .npz name
+            raise ValueError("it holds a single array, not an .npz archive")
+        with npz:
             return {name: npz[name] for name in npz.files}
     except PermissionError:
         raise
@@ -214,10 +215,16 @@ def load_arrays(path: str | os.PathLike[str], what: str = "array file") -> dict[
 
 
 def save_torch(path: str | os.PathLike[str], obj: Any) -> Path:
-    """``torch.save`` atomically (tensors, dicts of tensors and plain values only)."""
+    """``torch.save`` atomically (tensors, dicts of tensors and plain values only).
+
+    The object is serialised in memory first: torch's zip writer turns a failed ``write`` into a
+    bare ``RuntimeError``, which would hide a full disk from :class:`DiskFullError`.
+    """
     import torch
 
-    return atomic_write(path, lambda handle: torch.save(obj, handle))
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
 
 
 def load_torch(path: str | os.PathLike[str], map_location: str = "cpu") -> Any:

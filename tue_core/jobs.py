@@ -38,6 +38,7 @@ def generate_perturbation(
 
     interval = interval_from_env()  # a bad value fails before any work
     train = load_prepared(train_path)
+    inputs = io.hash_inputs([train_path])  # what was used, not what may be there hours later
     checkpoint = default_checkpoint(out_path)
     result = generate(
         run_config,
@@ -47,7 +48,7 @@ def generate_perturbation(
         checkpoint_path=checkpoint,
         checkpoint_interval_s=interval,
     )
-    result.save(out_path, inputs=io.hash_inputs([train_path]))
+    result.save(out_path, inputs=inputs)
     checkpoint.unlink(missing_ok=True)
     log.info("wrote %s (%s)", out_path, result.meta.get("stop_reason", "done"))
 

@@ -145,3 +145,14 @@ def test_unreadable_checkpoint_is_ignored(tmp_path: Path, caplog: pytest.LogCapt
     with caplog.at_level(logging.WARNING, logger="tue_core.checkpoint"):
         history = train_ssl(IMAGES, CFG, _method(), "cpu", 0, checkpoint)
     assert "ignoring unreadable checkpoint" in caplog.text and len(history) == CFG.epochs
+
+
+def test_checkpoint_of_another_backbone_width_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = tmp_path / "ssl.ckpt"
+    train_ssl(IMAGES, CFG, _method(), "cpu", 0, checkpoint)
+    wider = build_ssl_method(SimCLRConfig(hidden_dim=16, out_dim=8), build_model(width=8))
+    with caplog.at_level(logging.WARNING, logger="tue_core.checkpoint"):
+        history = train_ssl(IMAGES, CFG, wider, "cpu", 0, checkpoint)  # no size-mismatch crash
+    assert "differs in model" in caplog.text and len(history) == CFG.epochs

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from tue_core import loop
-from tue_core.checkpoint import data_identity
+from tue_core.checkpoint import data_identity, structure_identity
 from tue_core.device import prefers_channels_last, resolve_device
 from tue_core.seeding import make_generator
 from tue_core.ssl.augment import SSLAugment
@@ -169,6 +169,7 @@ def train_ssl(
         "kind": "ssl",
         "train": cfg.model_dump(mode="json", exclude={"checkpoint_every"}),
         "method": method.cfg.model_dump(mode="json") if hasattr(method, "cfg") else None,
+        "model": structure_identity(method.state_dict()),  # backbone architecture and width
         "seed": seed,
         "device": trainer.device.type,
         "inputs": data_identity(images=train_images_uint8.cpu().numpy()),
