@@ -73,3 +73,11 @@ def test_array_hash_depends_on_dtype_and_shape() -> None:
     a = np.zeros(4, dtype=np.uint8)
     assert io.sha256_array(a) != io.sha256_array(a.reshape(2, 2))
     assert io.sha256_array(a) != io.sha256_array(a.astype(np.int8))
+
+
+def test_a_npy_array_under_an_npz_name_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    path = tmp_path / "delta.npz"
+    with open(path, "wb") as handle:
+        np.save(handle, np.zeros(3))
+    with pytest.raises(io.ArtifactIntegrityError, match=r"single array, not an \.npz archive"):
+        io.load_arrays(path)
