@@ -8,10 +8,11 @@ slurmctld, slurmd, two fake GPUs, partitions `cpu` and `gpu`), then:
   directory with its plugin log, and every output must exist;
 * a toy workflow of GPU and CPU jobs checks the profile's GPU mapping: `gpu=1` jobs go to the
   `gpu` partition with one GPU each and claim_gpu trusts SLURM's device; CPU jobs get none;
-* a running EMN generation job (the fault-injection config of fault_injection.py) is killed on the
-  cluster, by `scancel --signal=KILL` or by SIGKILL of its script's process, after it logged
-  checkpoints: the profile's `retries: 1` resubmits it as a new SLURM job, which resumes from the
-  checkpoint and ends with the artifact of an uninterrupted local run.
+* two generation jobs (EMN and TUE MoCo, the fault-injection config of fault_injection.py) run
+  at once on the cluster and each is killed after it logged checkpoints, one by `scancel
+  --signal=KILL`, the other by SIGKILL of its script's process: the profile's `retries: 1`
+  resubmits each as a new SLURM job, which resumes from its checkpoint and ends with the
+  artifact of an uninterrupted local run.
 
 The test cluster has no accounting database, so status queries use squeue
 (`--slurm-status-command squeue`); without it the plugin waits forever. Every snakemake call
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ import pytest
 import yaml
 from fault_injection import (
     CONFIG,
+    DATA,
     IGNORED,
     JOBS,
     RESUMED,
@@ -286,12 +289,12 @@ def test_profile_knobs_reach_the_job_resources(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ a killed job is retried
-GENERATION = "emn"  # fault_injection's EMN job: 6 rounds of about a second, a checkpoint each
 GENERATION_RULE = "generate_perturbation"
 CHECKPOINT = ".checkpoint.pt"
-KILL_AFTER_SAVES = 2  # kill once the job's log reports this many saved rounds (of 6)
-KILL_WAIT_S = 120  # for the killed job to end (a cancellation may take KillWait = 30 s)
-# How the running job is killed -> (the state SLURM gives it, the signal its script dies of).
+KILL_AFTER_SAVES = 2  # kill a job once its log reports this many saved units (of 6)
+KILL_WAIT_S = 120  # for a killed job to end (a cancellation may take KillWait = 30 s)
+ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING"}  # SLURM job states before the end
+# How a running job is killed -> (the state SLURM gives it, the signal its script dies of).
 # Both states are failures to the plugin (its fail_stati), so Snakemake resubmits the job as a
 # new SLURM job (profiles/slurm: `retries: 1`).
 #
@@ -305,6 +308,10 @@ KILL_WAIT_S = 120  # for the killed job to end (a cancellation may take KillWait
 #   clean up. The jobstep's Snakemake sees its rule fail, srun and the batch script exit 1, and
 #   the job ends FAILED.
 KILLS = {"scancel": ("CANCELLED", "SIGTERM"), "sigkill": ("FAILED", "SIGKILL")}
+# The generation jobs of fault_injection.JOBS run at once, one SLURM job each (the node has 16
+# CPUs, 64 GB and two GPUs; a job asks for 1 CPU, 16 GB and 1 GPU), each killed one way:
+# EMN (6 rounds of about a second) and TUE MoCo (6 noise passes), a checkpoint after each unit.
+GENERATIONS = {"emn": "scancel", "tue_moco": "sigkill"}
 
 
 def fault_workflow(path: Path) -> Path:
@@ -353,13 +360,15 @@ def background_snakemake(
                 subprocess.run(["scancel", job_id], capture_output=True, timeout=30)
 
 
-def rule_jobs(output: Path, rule: str) -> list[str]:
-    """SLURM job ids Snakemake submitted for ``rule``, in order (its plugin log lies under
-    .snakemake/slurm_logs/rule_<rule>/)."""
+def generation_jobs(output: Path, run: str) -> list[str]:
+    """SLURM job ids Snakemake submitted for the generation job of perturbation run ``run``, in
+    order. The plugin's per-job log is .snakemake/slurm_logs/rule_<rule>/<wildcards>/<id>.log,
+    the wildcards' values joined by "_": here <dataset>_<run>."""
     return [
         job_id
         for job_id, log in submitted_jobs(tail(output, 10**9)).items()
-        if f"rule_{rule}" in log.parts
+        if log.parent.name == f"{DATA}_{run}"
+        and log.parent.parent.name == f"rule_{GENERATION_RULE}"
     ]
 
 
@@ -396,15 +405,42 @@ def kill_running_job(method: str, job_id: str) -> None:
     os.kill(pids[0], signal.SIGKILL)
 
 
-def wait_for_end(job_id: str, timeout: float = KILL_WAIT_S) -> dict[str, str]:
-    """`scontrol show job` once the job has ended (none of its processes left)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = slurm_job(job_id)
-        if job["JobState"] not in {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING"}:
-            return job
-        assert time.monotonic() < deadline, f"SLURM job {job_id} still running: {job}"
-        time.sleep(0.2)
+@dataclass
+class Kill:
+    """One generation job of the SLURM run, killed with ``method`` once its log shows
+    :data:`KILL_AFTER_SAVES` saves; what the test saw of it."""
+
+    run: str  # the perturbation run: a key of fault_injection.JOBS
+    method: str  # a key of KILLS
+    log: Path  # the job's own log (the rule's log: file)
+    job: str | None = None  # the killed SLURM job
+    killed_at: float = 0.0
+    seen: int = 0  # the last save the log showed right after the kill
+    ended: dict[str, str] | None = None  # `scontrol show job` once the killed job ended
+    first_log: str = ""  # the log of the killed attempt, read as soon as the job ended
+
+    def step(self, output: Path) -> None:
+        """Kill the job once it saved enough; then, once SLURM says it ended, read its log.
+
+        Never blocks: the other job's kill point must not be missed while this one ends. The
+        retry rewrites the log, but only seconds after SLURM reports the end (Snakemake's next
+        status query, sbatch, two Snakemake start-ups), so a read at the first poll that sees
+        the end is the first attempt's."""
+        if self.job is None:
+            if max(saved_counts(self.log, CHECKPOINT), default=0) < KILL_AFTER_SAVES:
+                return
+            [self.job] = generation_jobs(output, self.run)
+            assert slurm_job(self.job)["JobState"] == "RUNNING"
+            kill_running_job(self.method, self.job)
+            self.killed_at = time.monotonic()
+            self.seen = max(saved_counts(self.log, CHECKPOINT))
+        elif self.ended is None:
+            job = slurm_job(self.job)
+            if job["JobState"] not in ACTIVE:
+                self.ended, self.first_log = job, self.log.read_text(errors="replace")
+                return
+            elapsed = time.monotonic() - self.killed_at
+            assert elapsed < KILL_WAIT_S, f"SLURM job {self.job} still running: {job}"
 
 
 def assert_same_perturbation(ours: Path, theirs: Path) -> None:
@@ -422,91 +458,96 @@ def assert_same_perturbation(ours: Path, theirs: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted_generation(
+def uninterrupted_generations(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[[], Path]]:
-    """The generation target run locally without SLURM and without a kill (`--cores 1`), started
-    in the background; yields a function that waits for it and returns its artifact."""
+    """The generation targets of :data:`GENERATIONS` run locally without SLURM and without a
+    kill (`--cores 1`), started in the background; yields a function that waits for the run
+    and returns its working directory."""
     workdir = fault_workflow(tmp_path_factory.mktemp("uninterrupted"))
-    target = JOBS[GENERATION][0]
+    targets = [JOBS[run][0] for run in GENERATIONS]
     output = workdir / "snakemake.out"
     with background_snakemake(
-        workdir, output, target, "--cores", "1", "--configfile", CONFIG
+        workdir, output, *targets, "--cores", "1", "--configfile", CONFIG
     ) as run:
 
         def finished() -> Path:
             assert run.wait(timeout=RUN_TIMEOUT_S) == 0, tail(output)
-            return workdir / target
+            return workdir
 
         yield finished
 
 
 @pytest.mark.slurm
 @pytest.mark.slow
-@pytest.mark.parametrize("kill", list(KILLS))
-def test_slurm_kill_of_a_running_generation_job_is_retried_and_resumes_from_its_checkpoint(
+def test_slurm_kills_of_running_generation_jobs_are_retried_and_resume_from_their_checkpoints(
     slurm_cluster: None,
     tmp_path: Path,
-    kill: str,
-    uninterrupted_generation: Callable[[], Path],
+    uninterrupted_generations: Callable[[], Path],
 ) -> None:
+    """One SLURM run of both generation jobs: the EMN job is cancelled by SLURM, the TUE MoCo
+    job's script is SIGKILLed, each after its own log showed checkpoints (the jobs run at once,
+    maybe started at different times)."""
     workdir = fault_workflow(tmp_path / "wf")
-    target, log_name, _ = JOBS[GENERATION]
-    log, output = workdir / log_name, workdir / "snakemake.out"
+    output = workdir / "snakemake.out"
+    kills = [Kill(run, method, workdir / JOBS[run][1]) for run, method in GENERATIONS.items()]
+    targets = [JOBS[run][0] for run in GENERATIONS]
     started = time.monotonic()
-    args = [target, "--workflow-profile", "profiles/slurm", "--configfile", CONFIG, *CLUSTER_FLAGS]
-    with background_snakemake(workdir, output, *args) as run:
+    args = [*targets, "--workflow-profile", "profiles/slurm", "--configfile", CONFIG]
+    with background_snakemake(workdir, output, *args, *CLUSTER_FLAGS) as run:
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while max(saved_counts(log, CHECKPOINT), default=0) < KILL_AFTER_SAVES:
-            assert run.poll() is None, f"snakemake ended before the kill:\n{tail(output)}"
-            assert time.monotonic() < deadline, f"no checkpoint saves in {log}:\n{tail(output)}"
+        while any(kill.ended is None for kill in kills):
+            assert run.poll() is None, f"snakemake ended before the kills:\n{tail(output)}"
+            waiting = [str(k.log) for k in kills if k.job is None]
+            assert time.monotonic() < deadline, f"no checkpoint saves in {waiting}:\n{tail(output)}"
+            for kill in kills:
+                kill.step(output)
             time.sleep(0.05)
-        [killed] = rule_jobs(output, GENERATION_RULE)
-        assert slurm_job(killed)["JobState"] == "RUNNING"
-        kill_running_job(kill, killed)
-        seen = max(saved_counts(log, CHECKPOINT))
-        ended = wait_for_end(killed)
-        # The retry rewrites the log, but only seconds after SLURM reports the end (Snakemake's
-        # next status query, sbatch, two Snakemake start-ups): read the first attempt's now.
-        first_log = log.read_text(errors="replace")
         returncode = run.wait(timeout=RUN_TIMEOUT_S)
     elapsed = time.monotonic() - started
     text = tail(output, 10**9)
     assert returncode == 0, text[-6000:]
-
-    # Killed while running, not requeued by SLURM, resubmitted by Snakemake as a new job.
-    state, died_of = KILLS[kill]
-    assert ended["JobState"] == state and ended["Restarts"] == "0", ended
-    assert "resumed from" not in first_log, first_log
-    seen = max([seen, *(int(m.group(3)) for m in SAVED.finditer(first_log))])
-    jobs = rule_jobs(output, GENERATION_RULE)
-    assert len(jobs) == 2 and jobs[0] == killed, text[-6000:]
-    retried = jobs[1]
-    assert "Trying to restart job" in text
-    assert slurm_job(retried)["JobState"] == "COMPLETED"
+    assert text.count("Trying to restart job") == len(kills), text[-6000:]
     job_logs = submitted_jobs(text)  # the plugin's per-job logs (--slurm-keep-successful-logs)
-    assert f"died with <Signals.{died_of}" in job_logs[killed].read_text(errors="replace")
-    assert "--attempt 2" in job_logs[retried].read_text(errors="replace")
+    reference = uninterrupted_generations()
 
-    # The retry resumed from the last checkpoint the kill left and did not redo a round: the
-    # last save seen, or one more when the kill struck between the file's rename and its line.
-    final_log = log.read_text(errors="replace")
-    resumed = RESUMED.search(final_log)
-    assert resumed is not None, final_log
-    unit, after = resumed.group(2), int(resumed.group(3))
-    assert after in (seen, seen + 1) and after >= KILL_AFTER_SAVES, (after, seen, final_log)
-    assert resumed_counts(final_log) == {CHECKPOINT: after}
-    assert min(saved_counts(log, CHECKPOINT)) == after + 1, final_log
-    assert not IGNORED.search(final_log), final_log
+    for kill in kills:
+        # Killed while running, not requeued by SLURM, resubmitted by Snakemake as a new job.
+        state, died_of = KILLS[kill.method]
+        assert kill.ended is not None and kill.job is not None
+        ended, killed = kill.ended, kill.job
+        assert ended["JobState"] == state and ended["Restarts"] == "0", ended
+        assert "resumed from" not in kill.first_log, kill.first_log
+        seen = max([kill.seen, *(int(m.group(3)) for m in SAVED.finditer(kill.first_log))])
+        jobs = generation_jobs(output, kill.run)
+        assert len(jobs) == 2 and jobs[0] == killed, (kill.run, jobs, text[-6000:])
+        retried = jobs[1]
+        assert slurm_job(retried)["JobState"] == "COMPLETED"
+        assert f"died with <Signals.{died_of}" in job_logs[killed].read_text(errors="replace")
+        assert "--attempt 2" in job_logs[retried].read_text(errors="replace")
 
-    artifact = workdir / target
-    assert artifact.is_file() and artifact.with_suffix(".json").is_file()
-    assert not list(artifact.parent.glob(".checkpoint*")), "checkpoint left behind"
-    record = json.loads(artifact.with_suffix(".json").read_text())["extra"]["generation"]
-    assert record["checkpoint"]["interval_s"] == 0  # TUE_CHECKPOINT_INTERVAL_S reached the job
-    assert record["checkpoint"]["resumed_after"] == f"{unit} {after}", record["checkpoint"]
-    assert_same_perturbation(artifact, uninterrupted_generation())
-    print(
-        f"\nSLURM {kill}: job {killed} {ended['JobState']} after {unit} {seen} was saved; "
-        f"job {retried} resumed after {unit} {after}; {elapsed:.0f} s"
-    )
+        # The retry resumed from the last checkpoint the kill left and did not redo a unit: the
+        # last save seen, or one more when the kill struck between the file's rename and its
+        # line.
+        final_log = kill.log.read_text(errors="replace")
+        resumed = RESUMED.search(final_log)
+        assert resumed is not None, final_log
+        unit, after = resumed.group(2), int(resumed.group(3))
+        assert after in (seen, seen + 1) and after >= KILL_AFTER_SAVES, (after, seen, final_log)
+        assert resumed_counts(final_log) == {CHECKPOINT: after}
+        assert min(saved_counts(kill.log, CHECKPOINT)) == after + 1, final_log
+        assert not IGNORED.search(final_log), final_log
+
+        target = JOBS[kill.run][0]
+        artifact = workdir / target
+        assert artifact.is_file() and artifact.with_suffix(".json").is_file()
+        assert not list(artifact.parent.glob(".checkpoint*")), "checkpoint left behind"
+        record = json.loads(artifact.with_suffix(".json").read_text())["extra"]["generation"]
+        assert record["checkpoint"]["interval_s"] == 0  # TUE_CHECKPOINT_INTERVAL_S reached it
+        assert record["checkpoint"]["resumed_after"] == f"{unit} {after}", record["checkpoint"]
+        assert_same_perturbation(artifact, reference / target)
+        print(
+            f"\nSLURM {kill.method} of {kill.run}: job {killed} {ended['JobState']} after {unit} "
+            f"{seen} was saved; job {retried} resumed after {unit} {after}"
+        )
+    print(f"SLURM run of {', '.join(GENERATIONS)} with the kills: {elapsed:.0f} s")
