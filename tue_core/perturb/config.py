@@ -178,6 +178,11 @@ class SSLMinMinBase(PGDMethodBase):
     # None: the reference's generation optimiser for ``backbone`` and the method's augmentation;
     # given: its optimiser and augmentation are used, its epochs/batch_size/drop_last replaced.
     train: SSLTrainConfig | None = None
+    # S1, the surrogate's SSL steps. None: only when S2 runs the network. An S2 of CSD alone (TUE
+    # released mode with SimCLR/SimSiam, ssl_weight 0) never reads the surrogate, so training it
+    # cannot change delta and is skipped (same delta, tested); True trains it anyway, as the
+    # reference code does.
+    train_surrogate: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -221,6 +226,14 @@ class SSLMinMinBase(PGDMethodBase):
 
     def ssl_config(self) -> Any:
         return self.ssl if self.ssl is not None else default_ssl_config(self.backbone)
+
+    def s2_uses_network(self) -> bool:
+        """Whether the noise step (S2) evaluates the surrogate (UCL always does)."""
+        return True
+
+    def trains_surrogate(self) -> bool:
+        """Whether S1 runs: ``train_surrogate``, or by default exactly when S2 uses the network."""
+        return self.s2_uses_network() if self.train_surrogate is None else self.train_surrogate
 
     def train_config(self) -> SSLTrainConfig:
         """The surrogate's SSL training section, with this config's batches and epochs."""
@@ -283,6 +296,10 @@ class TUEConfig(SSLMinMinBase):
                 f"(got {self.ssl_weight}, {self.csd_weight}); use mode 'released' for the demo's"
             )
         return self
+
+    def s2_uses_network(self) -> bool:
+        """S2 runs the network unless its SSL term has weight 0 (released SimCLR/SimSiam)."""
+        return self.weights()[0] != 0
 
     def weights(self) -> tuple[float, float]:
         """(ssl_weight, csd_weight) actually used."""

@@ -135,6 +135,7 @@ def run_ssl_minmin(
             "pgd_train_mode": cfg.pgd_train_mode,
             "drop_last": cfg.drop_last,
             "s2_uses_network": plan.uses_model,
+            "surrogate_trained": loop.train_surrogate,
             "stop_reason": "epochs",
         },
         losses=loop.losses,
@@ -162,6 +163,7 @@ class _Alternation:
         self.cfg, self.trainer, self.pgd = cfg, trainer, pgd
         self.data, self.bank, self.generator = data, bank, generator
         self.model = trainer.method if uses_model else None
+        self.train_surrogate = cfg.trains_surrogate()  # S1; the batch order is drawn either way
         self.epoch, self.next_batch = 0, 0  # 0-based epoch; first batch of its next chunk
         self.batches: list[torch.Tensor] | None = None  # this epoch's order; None: not drawn yet
         self.model_steps, self.passes = 0, 0
@@ -199,15 +201,18 @@ class _Alternation:
             self.next_batch = 0
         start = self.next_batch
         chunk = self.batches[start : start + cfg.train_steps]
-        train_loss = train_chunk(
-            self.trainer,
-            self.data,
-            self.bank,
-            chunk,
-            epoch=self.epoch,
-            first_step=start,
-            steps_per_epoch=len(self.batches),
-        )
+        losses: dict[str, float] = {}
+        if self.train_surrogate:
+            losses["ssl_train_loss"] = train_chunk(
+                self.trainer,
+                self.data,
+                self.bank,
+                chunk,
+                epoch=self.epoch,
+                first_step=start,
+                steps_per_epoch=len(self.batches),
+            )
+            self.model_steps += len(chunk)
         passed = refine_bank(
             self.pgd,
             self.model,
@@ -216,10 +221,9 @@ class _Alternation:
             batch_size=cfg.batch_size,
             generator=self.generator,
         )
-        self.model_steps += len(chunk)
         self.passes += 1
         self.losses = {
-            "ssl_train_loss": train_loss,
+            **losses,
             "pgd_loss_first_step": passed.first_step,
             "pgd_loss_last_step": passed.last_step,
         }

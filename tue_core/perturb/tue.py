@@ -67,7 +67,7 @@ class TransferableUnlearnableExamples:
         checkpoint: Checkpoint | None = None,
     ) -> MethodOutput:
         ssl_weight, csd_weight = self.cfg.weights()
-        plan = MinMinPlan(objective=self.objective, uses_model=ssl_weight != 0)
+        plan = MinMinPlan(objective=self.objective, uses_model=self.cfg.s2_uses_network())
         out = run_ssl_minmin(self.cfg, plan, data, seed=seed, init=init, checkpoint=checkpoint)
         out.extra.update(
             {

@@ -249,13 +249,14 @@ def emn_work(cfg: Any, size: DataSize, emn_rounds: int) -> tuple[Work, ...]:
 
 
 def ssl_minmin_work(cfg: Any, size: DataSize) -> tuple[Work, ...]:
-    """UCL/TUE (Eq. 6): per epoch, every model-phase batch plus ceil(batches / train_steps)
-    PGD passes over the whole set (``tue_core.perturb.ssl_minmin``)."""
+    """UCL/TUE (Eq. 6): per epoch, every model-phase batch (unless S1 is skipped, see
+    ``train_surrogate``) plus ceil(batches / train_steps) PGD passes over the whole set
+    (``tue_core.perturb.ssl_minmin``)."""
     batches = steps_per_epoch(size.train, cfg.batch_size, cfg.drop_last)
     seen = batches * cfg.batch_size if cfg.drop_last else size.train
     passes = math.ceil(batches / cfg.train_steps)
     width, px, backbone = cfg.surrogate.width, size.image_size, cfg.backbone
-    uses_network = cfg.method == "ucl" or cfg.weights()[0] != 0
+    uses_network = cfg.s2_uses_network()
     ssl = cfg.ssl_config()
     train_fwd = _moco_fwd(ssl, pgd=False) if backbone == "moco" else None
     pgd_units = cfg.epochs * passes * size.train * cfg.pgd_steps
@@ -264,6 +265,8 @@ def ssl_minmin_work(cfg: Any, size: DataSize) -> tuple[Work, ...]:
         pgd = work(f"pgd_ssl:{backbone}", pgd_units, width, px, pgd_fwd)
     else:
         pgd = work("csd", pgd_units, width, px)
+    if not cfg.trains_surrogate():  # S1 skipped (CSD-only S2): no surrogate training at all
+        return (pgd,)
     return (work(f"ssl_train:{backbone}", cfg.epochs * seen, width, px, train_fwd), pgd)
 
 
