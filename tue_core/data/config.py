@@ -1,12 +1,13 @@
 """Typed dataset specs: one entry of the config's ``datasets:`` section, discriminated by ``source``.
 
-Every spec shares the subsetting knobs (``max_train_per_class`` / ``max_test_per_class`` keep the
-first k images of each class in dataset order, which is also how SVHN-small is built).
+Every spec shares the subsetting knobs: ``classes`` keeps a subset of the classes (relabelled in
+the order given), ``max_train_per_class`` / ``max_test_per_class`` keep the first k images of each
+class in dataset order (which is also how SVHN-small is built).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -16,8 +17,17 @@ Resize = Literal["nearest", "bilinear", "bicubic", "lanczos", "box"]
 
 
 class _Common(Strict):
+    # Keep only these classes (names or 0-based indices of the source's classes), relabelled
+    # 0..k-1 in the order given; e.g. disjoint CIFAR-10 class groups as source and target sets.
+    classes: list[str | int] | None = Field(default=None, min_length=2)
     max_train_per_class: PositiveInt | None = None
     max_test_per_class: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _distinct_classes(self) -> Any:
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes lists a class twice: {self.classes}")
+        return self
 
 
 class TorchvisionSpec(_Common):

@@ -27,6 +27,9 @@ def load_split(spec: object, split: str, name: str | None = None) -> PreparedDat
         raise DatasetError(f"split must be one of {SPLITS}, got {split!r}")
     loader = DATASETS.get(spec.source)  # type: ignore[attr-defined]
     data = loader(spec, split)
+    classes = getattr(spec, "classes", None)
+    if classes is not None:
+        data = select_classes(data, classes)
     cap = getattr(spec, f"max_{split}_per_class", None)
     if cap is not None:
         data = data.subset(first_k_per_class(data.labels, cap))
@@ -34,6 +37,36 @@ def load_split(spec: object, split: str, name: str | None = None) -> PreparedDat
     if name is not None:
         data = replace(data, name=name)
     return data
+
+
+def select_classes(data: PreparedDataset, classes: list[str | int]) -> PreparedDataset:
+    """The images of ``classes`` (names or 0-based indices), relabelled 0..k-1 in that order.
+
+    Raises:
+        DatasetError: a class that the dataset does not have, naming the valid ones.
+    """
+    names = list(data.class_names)
+    picked: list[int] = []
+    for wanted in classes:
+        index = (
+            wanted if isinstance(wanted, int) else (names.index(wanted) if wanted in names else -1)
+        )
+        if not 0 <= index < len(names):
+            raise DatasetError(
+                f"{data.name}/{data.split}: classes lists {wanted!r}, which is not a class of this "
+                f"dataset; valid: names {names} or indices 0-{len(names) - 1}"
+            )
+        picked.append(index)
+    relabel = np.full(len(names), -1, dtype=np.int64)
+    relabel[picked] = np.arange(len(picked))
+    keep = np.flatnonzero(relabel[data.labels] >= 0)  # dataset order is kept
+    subset = data.subset(keep)
+    return replace(
+        subset,
+        labels=relabel[subset.labels],
+        class_names=tuple(names[i] for i in picked),
+        info={**data.info, "classes": [names[i] for i in picked]},
+    )
 
 
 def check_splits(train: PreparedDataset, test: PreparedDataset) -> None:

@@ -106,6 +106,26 @@ def _digits_counts(spec: Any) -> tuple[list[int], list[int]]:
     return per_class[0], per_class[1]
 
 
+def _class_indices(spec: Any) -> list[int]:
+    """``spec.classes`` as indices into the source's class order (names need a known order)."""
+    if all(isinstance(c, int) for c in spec.classes):
+        return list(spec.classes)
+    if spec.source == "imagefolder":
+        names = sorted(d.name for d in (Path(spec.root) / "train").iterdir() if d.is_dir())
+    elif spec.source == "digits":
+        names = [str(d) for d in range(10)]
+    elif spec.source == "synthetic":
+        names = [f"class{c:02d}" for c in range(spec.num_classes)]
+    else:
+        raise UnknownSizeError(
+            f"{spec.source}: class names are known only once prepared; give classes as indices"
+        )
+    unknown = [c for c in spec.classes if isinstance(c, str) and c not in names]
+    if unknown:
+        raise ValueError(f"classes {unknown} are not classes of {spec.source}; valid: {names}")
+    return [c if isinstance(c, int) else names.index(c) for c in spec.classes]
+
+
 class UnknownSizeError(ValueError):
     """A dataset whose image counts cannot be known here (an image folder that is absent)."""
 
@@ -136,6 +156,9 @@ def dataset_size(spec: Any) -> DataSize:
         test_n = _folder_counts(root / "test") if (root / "test").is_dir() else [0]
     else:  # pragma: no cover - the config's Literal rejects other sources
         raise ValueError(f"unknown dataset source {source!r}")
+    if getattr(spec, "classes", None) is not None:
+        index = _class_indices(spec)
+        train_n, test_n = [train_n[i] for i in index], [test_n[i] for i in index]
     return DataSize(
         train=_capped(train_n, spec.max_train_per_class),
         test=_capped(test_n, spec.max_test_per_class),
