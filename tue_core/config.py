@@ -128,10 +128,15 @@ class ExperimentConfig(Strict):
 
     @model_validator(mode="after")
     def _roles_name_datasets(self) -> ExperimentConfig:
-        for role, name in self.roles.items():
+        named = {f"roles.{role}": name for role, name in self.roles.items()}
+        for table in ("table3", "table6"):
+            section = getattr(self.tables, table)
+            if section.enabled and section.source_dataset is not None:
+                named[f"tables.{table}.source_dataset"] = section.source_dataset
+        for where, name in named.items():
             if name not in self.datasets:
                 raise ValueError(
-                    f"roles.{role} names dataset {name!r}, which is not in `datasets` "
+                    f"{where} names dataset {name!r}, which is not in `datasets` "
                     f"(defined: {', '.join(sorted(self.datasets))})"
                 )
         return self

@@ -86,3 +86,31 @@ def test_linear_probe_backbone_must_be_configured() -> None:
     del raw["evaluation"]["linear_probe"]["moco"]
     with pytest.raises(ConfigError, match=r"evaluation.linear_probe has no entry for \['moco'\]"):
         load_config(raw)
+
+
+def _class_group_config(source_dataset: str) -> dict:
+    """The demo, with its CIFAR-10 stand-in split into a source class group and a target group."""
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    base = cfg["datasets"]["synthetic10"]
+    cfg["datasets"]["group_a"] = {**base, "classes": [0, 1, 2, 3]}
+    cfg["datasets"]["group_b"] = {**base, "classes": [4, 5, 6, 7]}
+    cfg["roles"]["svhn_small"] = "group_b"
+    cfg["tables"]["table3"]["source_dataset"] = source_dataset
+    cfg["tables"]["table6"] = {"source": "cifar10", "targets": ["svhn_small"], "runs": ["emn"]}
+    cfg["tables"]["table6"]["source_dataset"] = source_dataset
+    return cfg
+
+
+def test_tables_3_and_6_can_transfer_from_a_dataset_other_than_the_source_role() -> None:
+    cells = load_config(_class_group_config("group_a")).planner().cells()
+    transferred = [c for c in cells["table3"] if c.source_dataset == "cifar10"]
+    assert transferred and all(c.poison.source == "group_a" for c in transferred)
+    assert all(c.poison.target == "group_b" for c in transferred)
+    assert {c.poison.source for c in cells["table6"]} == {"group_a"}
+    # the other tables keep the role's own dataset
+    assert {c.poison.source for c in cells["table2"] if c.poison} == {"synthetic10", "synthetic20"}
+
+
+def test_an_unknown_source_dataset_is_named_with_the_defined_ones() -> None:
+    with pytest.raises(ConfigError, match=r"tables.table3.source_dataset names dataset 'nope'"):
+        load_config(_class_group_config("nope"))

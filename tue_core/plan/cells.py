@@ -155,7 +155,7 @@ class Planner:
     def table3(self) -> list[Cell]:
         table = self.tables.table3
         target = self.dataset(table.target, "tables.table3.target")
-        source = self.dataset(table.source, "tables.table3.source")
+        source = table.source_dataset or self.dataset(table.source, "tables.table3.source")
         cells = []
         for run in table.runs:
             method, _ = self.label(run, "tables.table3.runs")
@@ -212,7 +212,7 @@ class Planner:
 
     def table6(self) -> list[Cell]:
         table = self.tables.table6
-        source = self.dataset(table.source, "tables.table6.source")
+        source = table.source_dataset or self.dataset(table.source, "tables.table6.source")
         cells = []
         for role in table.targets:
             target = self.dataset(role, "tables.table6.targets")
