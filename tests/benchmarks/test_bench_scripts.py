@@ -104,3 +104,25 @@ def test_tue_effect_refuses_a_run_that_is_not_tue(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no perturbation run 'nope'"):
         tue_effect.main(["--smoke", "--run", "nope", "--out", str(tmp_path / "t.json")])
     assert not (tmp_path / "t.json").exists()  # refused before any work or output
+
+
+def test_generation_cost_times_one_unit_of_each_generator(tmp_path: Path) -> None:
+    from benchmarks import generation_cost
+    from tue_core.data import load_split
+    from tue_core.data.config import SyntheticSpec
+
+    spec = SyntheticSpec(source="synthetic", num_classes=4, train_per_class=32, image_size=16)
+    load_split(spec, "train").save(tmp_path / "train.npz")
+    out = tmp_path / "cost.json"
+    runs = ["emn", "sn", "tue_simclr", "ucl_moco"]
+    argv = ["--data", str(tmp_path / "train.npz"), "--config", str(ROOT / "config/demo.yaml")]
+    assert (
+        generation_cost.main([*argv, "--runs", *runs, "--fraction", "0.5", "--out", str(out)]) == 0
+    )
+    result = json.loads(out.read_text())
+    assert result["images"] == 128 and set(result["runs"]) == set(runs)
+    emn, tue = result["runs"]["emn"], result["runs"]["tue_simclr"]
+    assert emn["unit"] == "round" and emn["measured_rows"] == 64
+    assert emn["seconds_per_unit"] >= emn["noise_pass_seconds"] > 0
+    assert tue["unit"] == "noise pass" and tue["surrogate_trained"] and tue["model_steps"] == 2
+    assert tue["units_in_schedule"] == 1  # demo: 1 epoch of 2 batches, 3 steps per pass
