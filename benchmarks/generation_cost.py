@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,7 +33,7 @@ from tue_core.perturb.alternating import initial_bank, perturbed_images, refine_
 from tue_core.perturb.constraints import LinfBall
 from tue_core.perturb.device_data import DeviceData, epoch_batches
 from tue_core.perturb.emn import ErrorMinimizingNoise, perturbed_accuracy
-from tue_core.perturb.objectives import CrossEntropy
+from tue_core.perturb.objectives import CrossEntropy, SSLObjective
 from tue_core.perturb.pgd import PGD
 from tue_core.perturb.ssl_minmin import build_trainer, train_chunk
 from tue_core.perturb.tue import TransferableUnlearnableExamples
@@ -105,8 +104,6 @@ def ssl_pass(cfg: Any, data: DeviceData, fraction: float) -> dict[str, Any]:
     if cfg.method == "tue":
         objective = method.objective(trainer.augment)
     else:
-        from tue_core.perturb.objectives import SSLObjective
-
         objective = SSLObjective(
             trainer.augment, update_queue=cfg.pgd_update_queue, target_grad=cfg.pgd_target_grad
         )
@@ -172,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    config = load_config(io_yaml(args.config), source=args.config)
+    config = load_config(args.config)
     unknown = [r for r in args.runs if r not in config.perturbations]
     if unknown:
         parser.error(
@@ -196,12 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s: %s", run, results[run])
         write(args, train, threads, results)  # after every run: a long sweep keeps what it has
     return 0
-
-
-def io_yaml(path: str) -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(Path(path).read_text())
 
 
 def write(args: argparse.Namespace, train: Any, threads: int, results: dict[str, Any]) -> None:
