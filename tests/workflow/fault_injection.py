@@ -15,6 +15,7 @@ The log lines read here are those of :mod:`tue_core.checkpoint`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import re
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from workflow_files import ROOT
 
@@ -226,3 +228,16 @@ def kill_at(
     unit = next(m.group(2) for m in SAVED.finditer(text) if Path(m.group(1)).name == checkpoint)
     last = max(saved_counts(log, checkpoint))  # more units may have been saved during the delay
     return KillPoint(checkpoint, unit, last, round(delay, 3), mode)
+
+
+def assert_same_perturbation(ours: Path, theirs: Path) -> None:
+    """A resumed run's perturbation file equals the uninterrupted run's: arrays and record."""
+    with np.load(ours) as a, np.load(theirs) as b:
+        assert a.files == b.files
+        for name in a.files:
+            assert np.array_equal(a[name], b[name]), name
+    gen_a = json.loads(ours.with_suffix(".json").read_text())["extra"]["generation"]
+    gen_b = json.loads(theirs.with_suffix(".json").read_text())["extra"]["generation"]
+    for key in ("losses", "schedule", "method_extra", "csd_whole_set", "linear_separability"):
+        assert gen_a[key] == gen_b[key], key
+    assert gen_a["checkpoint"]["resumed_after"] is not None  # the record says it resumed

@@ -26,7 +26,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 from fault_injection import (
@@ -35,6 +34,7 @@ from fault_injection import (
     JOBS,
     KillPoint,
     Workflow,
+    assert_same_perturbation,
     fault_config,
     kill_at,
     resumed_counts,
@@ -117,18 +117,6 @@ def without_timings(value: Any) -> Any:
     if isinstance(value, list):
         return [without_timings(v) for v in value]
     return value
-
-
-def assert_same_perturbation(ours: Path, theirs: Path) -> None:
-    with np.load(ours) as a, np.load(theirs) as b:
-        assert a.files == b.files
-        for name in a.files:
-            assert np.array_equal(a[name], b[name]), name
-    gen_a = json.loads(ours.with_suffix(".json").read_text())["extra"]["generation"]
-    gen_b = json.loads(theirs.with_suffix(".json").read_text())["extra"]["generation"]
-    for key in ("losses", "schedule", "method_extra", "csd_whole_set", "linear_separability"):
-        assert gen_a[key] == gen_b[key], key
-    assert gen_a["checkpoint"]["resumed_after"] is not None  # the record says it resumed
 
 
 def assert_same_evaluation(ours: Path, theirs: Path) -> None:

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from fault_injection import (
@@ -44,6 +43,7 @@ from fault_injection import (
     JOBS,
     RESUMED,
     SAVED,
+    assert_same_perturbation,
     fault_config,
     resumed_counts,
     saved_counts,
@@ -441,20 +441,6 @@ class Kill:
                 return
             elapsed = time.monotonic() - self.killed_at
             assert elapsed < KILL_WAIT_S, f"SLURM job {self.job} still running: {job}"
-
-
-def assert_same_perturbation(ours: Path, theirs: Path) -> None:
-    """Same arrays and the same generation record (losses, schedule) as the other run."""
-    with np.load(ours) as a, np.load(theirs) as b:
-        assert a.files == b.files
-        for name in a.files:
-            assert np.array_equal(a[name], b[name]), name
-    gen_a, gen_b = (
-        json.loads(p.with_suffix(".json").read_text())["extra"]["generation"]
-        for p in (ours, theirs)
-    )
-    for key in ("losses", "schedule", "method_extra"):
-        assert gen_a[key] == gen_b[key], key
 
 
 @pytest.fixture(scope="module")
