@@ -37,6 +37,7 @@ wildcard_constraints:
 localrules:
     all,
     table,
+    extra_table,
     figure_bars,
     figure_tsne,
     figure_samples,

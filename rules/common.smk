@@ -49,6 +49,16 @@ def table_metrics(table):
     return unique([cell.metrics_path for cell in CELLS.get(table, [])])
 
 
+def extra_cells():
+    """``tables.extra``: each cell's record plus its run and perturbation sidecar."""
+    return [cell.run_record() for cell in CELLS.get("extra", [])]
+
+
+def extra_sidecars():
+    """The perturbation sidecars the extra table reads (clean rows have none)."""
+    return unique([c["delta_sidecar"] for c in extra_cells() if c["delta_sidecar"]])
+
+
 def all_metrics():
     return unique([path for table in CELLS for path in table_metrics(table)])
 
@@ -132,7 +142,8 @@ def figure6_perturbations():
 
 
 def report_tables():
-    return [f"{OUT}/tables/{name}.md" for name in CELLS if name.startswith("table")]
+    tables = [f"{OUT}/tables/{name}.md" for name in CELLS if name.startswith("table")]
+    return tables + ([f"{OUT}/tables/extra.md"] if CELLS.get("extra") else [])
 
 
 def report_figures():

@@ -26,6 +26,33 @@ rule table:
         "../workflow_scripts/report_table.py"
 
 
+rule extra_table:
+    input:
+        metrics=table_metrics("extra"),
+        sidecars=extra_sidecars(),
+    output:
+        csv=report(
+            f"{OUT}/tables/extra.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "extra", "format": "csv"},
+        ),
+        md=f"{OUT}/tables/extra.md",
+    log:
+        f"{OUT}/logs/report/extra.log",
+    conda:
+        "../envs/tue.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        cells=extra_cells(),
+        scale=scale_info(),
+    script:
+        "../workflow_scripts/report_extra.py"
+
+
 rule figure_bars:
     input:
         table_metrics("figure7"),

@@ -114,3 +114,49 @@ def test_tables_3_and_6_can_transfer_from_a_dataset_other_than_the_source_role()
 def test_an_unknown_source_dataset_is_named_with_the_defined_ones() -> None:
     with pytest.raises(ConfigError, match=r"tables.table3.source_dataset names dataset 'nope'"):
         load_config(_class_group_config("nope"))
+
+
+def test_table4_skip_runs_and_probe_backbones_drop_exactly_those_cells() -> None:
+    full = load_config(demo()).planner().cells()["table4"]
+    cut = (
+        load_config(demo(table4={"skip_runs": ["ucl_moco"], "linear_probe_backbones": ["simclr"]}))
+        .planner()
+        .cells()["table4"]
+    )
+    runs = {c.poison.run for c in cut if c.poison}
+    assert "ucl_moco" not in runs and "ucl_simsiam" in runs
+    probes = {c.backbone for c in cut if c.evaluation == "linear_probe"}
+    assert probes == {"simclr"}
+    kept = {c.record()["metrics_path"] for c in cut}
+    assert kept < {c.record()["metrics_path"] for c in full}  # a subset, nothing new
+    assert any(c.backbone == "moco" and c.evaluation == "supervised" for c in cut)
+
+
+def test_table4_skip_runs_naming_no_run_of_the_table_fails_with_its_runs() -> None:
+    with pytest.raises(ConfigError, match=r"tables.table4.skip_runs: \['ucl_mocco'\] are not runs"):
+        load_config(demo(table4={"skip_runs": ["ucl_mocco"]}))
+
+
+def test_probe_backbones_outside_the_table_fail() -> None:
+    with pytest.raises(
+        ConfigError, match=r"linear_probe_backbones \['moco'\] are not in backbones"
+    ):
+        load_config(demo(table4={"backbones": ["simclr"], "linear_probe_backbones": ["moco"]}))
+
+
+def test_extra_runs_are_supervised_cells_with_their_sidecar() -> None:
+    cells = load_config(demo(extra={"runs": ["tue_simclr", "emn"]})).planner().cells()["extra"]
+    assert [c.poison.run for c in cells] == ["tue_simclr", "emn"]
+    record = cells[0].run_record()
+    assert record["table"] == "extra" and record["evaluation"] == "supervised"
+    assert record["delta_sidecar"] == "results/demo/perturbations/synthetic10/tue_simclr/delta.json"
+    with pytest.raises(ConfigError, match=r"tables.extra.runs: perturbation run 'tue_x'"):
+        load_config(demo(extra={"runs": ["tue_x"]}))
+
+
+def test_extra_clean_rows_name_their_role() -> None:
+    cells = load_config(demo(extra={"clean": ["svhn_small"]})).planner().cells()["extra"]
+    assert [(c.method, c.protected_dataset, c.poison) for c in cells] == [
+        ("clean", "svhn_small", None)
+    ]
+    assert cells[0].run_record()["delta_sidecar"] == ""

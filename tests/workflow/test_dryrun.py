@@ -114,6 +114,17 @@ def test_cifar10_cpu_disables_cifar100_cells() -> None:
     assert counts["generate_perturbation"] == 10  # 8 on CIFAR-10 + EMN/SN on SVHN-small
 
 
+def test_cifar10_cpu_full_plans_its_cut_grid() -> None:
+    counts = job_counts("--configfile", "config/cifar10-cpu-full.yaml")
+    # CIFAR-10 (7 runs) + EMN/SN/TUE on the source group + EMN/SN on the svhn_small group
+    assert counts["generate_perturbation"] == 12
+    assert counts["evaluate_supervised_clean"] == 3  # CIFAR-10 and the two target groups
+    assert counts["evaluate_linear_probe_poisoned"] == 4  # SimCLR only: EMN, SN, UCL, TUE
+    assert counts["extra_table"] == 1
+    # 3 runs x 2 target groups, and Figure 4's TUE from all of CIFAR-10 onto the six-class group
+    assert counts["transfer_perturbation"] == 7
+
+
 def test_bad_config_fails_at_dry_run_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     text = (ROOT / "config" / "demo.yaml").read_text()

@@ -92,6 +92,14 @@ class Cell:
             "metrics_path": self.metrics_path,
         }
 
+    def run_record(self) -> dict[str, Any]:
+        """:meth:`record` plus the perturbation run and its sidecar (``tables.extra`` rows);
+        both are empty for a clean cell."""
+        if self.poison is None:
+            return {**self.record(), "run": "", "delta_sidecar": ""}
+        sidecar = self.poison.delta_path.rsplit(".", 1)[0] + ".json"
+        return {**self.record(), "run": self.poison.run, "delta_sidecar": sidecar}
+
 
 class PlanError(ValueError):
     """A table needs something the config does not provide; the message names the key."""
@@ -178,17 +186,17 @@ class Planner:
 
     def table4(self) -> list[Cell]:
         table = self.tables.table4
-        evaluations = [
-            e
-            for e, on in (("supervised", table.supervised), ("linear_probe", table.linear_probe))
-            if on
-        ]
+        self._check_skipped(table)
         cells = []
         for role in table.datasets:
             key = self.dataset(role, "tables.table4.datasets")
             for backbone in table.backbones:
+                evaluations = ["supervised"] if table.supervised else []
+                evaluations += ["linear_probe"] if table.probes(backbone) else []
                 for method in ["clean", *table.methods]:
                     run = _run_for(method, backbone)
+                    if run in table.skip_runs:
+                        continue
                     if run is not None:
                         self.run(run, "tables.table4.methods")
                     poison = None if run is None else self.poison(key, key, run)
@@ -208,6 +216,37 @@ class Planner:
                                 probe=probe,
                             )
                         )
+        return cells
+
+    def _check_skipped(self, table: Any) -> None:
+        """``skip_runs`` must name runs the table would use (a typo would skip nothing)."""
+        used = {_run_for(m, b) for m in table.methods for b in table.backbones}
+        unknown = sorted(set(table.skip_runs) - used)
+        if unknown:
+            raise PlanError(
+                f"tables.table4.skip_runs: {unknown} are not runs of this table "
+                f"(its runs: {', '.join(sorted(r for r in used if r))})"
+            )
+
+    def extra(self) -> list[Cell]:
+        """Supervised cells beyond the paper's tables (``tables.extra``)."""
+        table = self.tables.extra
+        cells = []
+        for role in table.clean:
+            key = self.dataset(role, "tables.extra.clean")
+            cells.append(
+                self.cell("extra", role, role, "clean", "", "original", "supervised", key, None)
+            )
+        for role in table.datasets:
+            key = self.dataset(role, "tables.extra.datasets")
+            for run in table.runs:
+                method, backbone = self.label(run, "tables.extra.runs")
+                poison = self.poison(key, key, run)
+                cells.append(
+                    self.cell(
+                        "extra", role, role, method, backbone, "original", "supervised", key, poison
+                    )
+                )
         return cells
 
     def table6(self) -> list[Cell]:
@@ -270,6 +309,7 @@ class Planner:
             "table5": lambda: self.swap_table("table5"),
             "table6": self.table6,
             "figure7": self.figure7,
+            "extra": self.extra,
         }
         return {
             name: build() for name, build in builders.items() if getattr(self.tables, name).enabled

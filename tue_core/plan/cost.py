@@ -371,6 +371,8 @@ def _eval_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[J
 def _report_jobs(cfg: Any, tables: list[str]) -> list[Job]:
     out = cfg.output_dir.rstrip("/")
     jobs = [Job("table", f"{out}/tables/{t}.csv") for t in tables if t.startswith("table")]
+    if "extra" in tables and cfg.tables.extra.runs:
+        jobs.append(Job("extra_table", f"{out}/tables/extra.csv"))
     if "figure7" in tables:
         jobs += [Job("figure_bars", f"{out}/figures/figure{n}.png") for n in (1, 7)]
     if cfg.tables.tsne.enabled:

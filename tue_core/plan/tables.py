@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from tue_core.strict import Strict
 
@@ -55,6 +55,25 @@ class Table4(Strict):
     methods: list[TableMethod] = Field(default_factory=lambda: ["EMN", "SN", "UCL", "TUE"])
     supervised: bool = True
     linear_probe: bool = True
+    # Runs a scale does not make (e.g. ``ucl_moco`` on a CPU); their cells read ``disabled``.
+    skip_runs: list[str] = Field(default_factory=list)
+    # The backbones whose linear-probe cells are run; None: every backbone in ``backbones``.
+    linear_probe_backbones: list[Backbone] | None = None
+
+    @model_validator(mode="after")
+    def _probe_backbones_are_shown(self) -> Table4:
+        extra = sorted(set(self.linear_probe_backbones or []) - set(self.backbones))
+        if extra:
+            raise ValueError(
+                f"linear_probe_backbones {extra} are not in backbones {self.backbones}; "
+                "a linear probe is only run for a backbone the table shows"
+            )
+        return self
+
+    def probes(self, backbone: str) -> bool:
+        """Whether this backbone's block gets linear-probe cells."""
+        chosen = self.linear_probe_backbones
+        return self.linear_probe and (chosen is None or backbone in chosen)
 
 
 class Table6(Strict):
@@ -68,6 +87,19 @@ class Table6(Strict):
     # dataset, e.g. a CIFAR-10 class group disjoint from the target groups (`classes`) when the
     # targets are built from CIFAR-10 too; the rows still name the source role.
     source_dataset: str | None = None
+
+
+class ExtraRuns(Strict):
+    """Evaluations beyond the paper's tables: the supervised accuracy of more perturbation runs
+    on a role's dataset (``tables/extra.csv``), e.g. TUE in the paper's mode beside the released
+    mode that fills Table 4, each with its perturbation's CSD and linear separability."""
+
+    enabled: bool = True
+    datasets: list[Role] = Field(default_factory=lambda: ["cifar10"])
+    runs: list[str] = Field(default_factory=list)
+    # Roles whose clean supervised accuracy is listed too, e.g. the targets of Tables 3 and 6,
+    # which the paper's tables give no clean column for.
+    clean: list[Role] = Field(default_factory=list)
 
 
 class Figure7(Strict):
@@ -112,3 +144,4 @@ class TablesConfig(Strict):
     figure7: Figure7 = Field(default_factory=Figure7)
     tsne: TSNEFigures = Field(default_factory=TSNEFigures)
     figure6: Figure6 = Field(default_factory=Figure6)
+    extra: ExtraRuns = Field(default_factory=ExtraRuns)
