@@ -13,7 +13,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= 2
 STAMP := $(BIN)/.tue-pipeline-installed
 
-.PHONY: setup demo test lint pytest schema clean-results
+.PHONY: setup demo test lint pytest schema clean-results reference
 
 setup: $(STAMP)
 
@@ -59,6 +59,16 @@ test-slurm: setup slurm-up
 
 demo-slurm: setup slurm-up
 	timeout -k 10 3600 $(BIN)/snakemake --workflow-profile profiles/slurm --configfile config/demo.yaml $(SLURM_LOCAL_FLAGS) all
+
+# A scale's whole grid, then its small outputs (tables, metrics, sidecars, timings) copied to
+# reference_results/<scale>/ for git (tue_core.report.reference). Needs the scale's data, e.g.
+# real CIFAR-10 as an image folder under data/raw/cifar10 for the default scale.
+SCALE ?= cifar10-cpu-full
+reference: setup
+	@start=$$(date +%s); \
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=$(CORES) all --configfile config/$(SCALE).yaml \
+	  && $(BIN)/python -m tue_core.report.reference --results results/$(SCALE) \
+	    --out reference_results/$(SCALE) --run-wall-seconds $$(( $$(date +%s) - start ))
 
 clean-results:
 	rm -rf results logs benchmarks/data .snakemake
