@@ -26,7 +26,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from tue_core import io
-from tue_core.checkpoint import Checkpoint
+from tue_core.checkpoint import Checkpoint, interval_from_env
 from tue_core.device import autocast_dtype
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,9 @@ class EpochLoop:
     ``identity`` (config hash, seed, input hashes...) is stored in the checkpoint; a checkpoint of
     another identity is ignored with a warning and the run starts afresh (:mod:`tue_core.checkpoint`).
     The trainer's state, the history and every global RNG are saved every ``checkpoint_every``
-    epochs and after the last one.
+    epochs and after the last one, and in between after any epoch that ends at least
+    ``TUE_CHECKPOINT_INTERVAL_S`` (default 300 s) after the last save, so a run whose epochs take
+    minutes (50,000 images on a CPU) loses at most one epoch to a kill.
     """
 
     epochs: int
@@ -145,7 +147,9 @@ class EpochLoop:
     phase: str | None = None  # tag of this loop's lines in a shared log
 
     def run(self, trainer: Stateful, run_epoch: Callable[[int], Record]) -> list[Record]:
-        checkpoint = Checkpoint(self.checkpoint_path, self.identity, self.device)
+        checkpoint = Checkpoint(
+            self.checkpoint_path, self.identity, self.device, interval_s=interval_from_env()
+        )
         history, start = self._resume(checkpoint, trainer)
         journal = JsonlLog(self.log_path, self.phase)
         journal.rewrite(history)
@@ -165,9 +169,9 @@ class EpochLoop:
             journal.append(record)
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
             log.info("%s %s", self.desc, json.dumps(record))
-            if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs:
-                payload = {"history": history, "trainer": trainer.state_dict()}
-                checkpoint.save(payload, unit="epoch", count=epoch + 1, force=True)
+            due = (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs
+            payload = {"history": history, "trainer": trainer.state_dict()}
+            checkpoint.save(payload, unit="epoch", count=epoch + 1, force=due)
         return history
 
     def _resume(self, checkpoint: Checkpoint, trainer: Stateful) -> tuple[list[Record], int]:

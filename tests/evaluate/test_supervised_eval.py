@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tue_core import io
+from tue_core.checkpoint import Checkpoint
 from tue_core.data.base import PreparedDataset
 from tue_core.evaluate.result import EvalResult
 from tue_core.evaluate.supervised import SupervisedConfig, SupervisedTrainer, train_supervised
@@ -124,3 +125,27 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(
 def test_eval_result_needs_history() -> None:
     with pytest.raises(ValueError, match="empty history"):
         EvalResult.from_history([])
+
+
+def test_epochs_longer_than_the_interval_checkpoint_between_checkpoint_every(
+    squares_train, squares_test, tmp_path, monkeypatch
+) -> None:
+    """With epochs of minutes (interval 0 here), every epoch is saved despite checkpoint_every."""
+    saved: list[int] = []
+    original = Checkpoint.save
+
+    def spy(self, payload, *, unit, count, force=False):
+        wrote = original(self, payload, unit=unit, count=count, force=force)
+        if wrote:
+            saved.append(count)
+        return wrote
+
+    monkeypatch.setattr(Checkpoint, "save", spy)
+    cfg = FAST.model_copy(update={"epochs": 3, "checkpoint_every": 10})
+    monkeypatch.setenv("TUE_CHECKPOINT_INTERVAL_S", "0")
+    train_supervised(squares_train, squares_test, cfg, "cpu", 0, tmp_path / "a.ckpt")
+    assert saved == [1, 2, 3]
+    saved.clear()
+    monkeypatch.setenv("TUE_CHECKPOINT_INTERVAL_S", "3600")  # short epochs: only the forced save
+    train_supervised(squares_train, squares_test, cfg, "cpu", 0, tmp_path / "b.ckpt")
+    assert saved == [3]
