@@ -27,7 +27,12 @@ from tue_core.plan.cost import E_FLOP, EMN_ROUNDS_ASSUMED, Job, Plan, Throughput
 log = logging.getLogger("benchmarks.cost_model")
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-CONFIGS = ("config.yaml", "config/demo.yaml", "config/cifar10-cpu.yaml")
+CONFIGS = (
+    "config.yaml",
+    "config/demo.yaml",
+    "config/cifar10-cpu.yaml",
+    "config/cifar10-cpu-full.yaml",
+)
 
 
 DEFAULT_CPU = ("cpu-speed-w16-t1.json", "cpu-speed-w16.json")  # first that exists
