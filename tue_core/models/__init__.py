@@ -1,7 +1,9 @@
 """Backbones: the ``MODELS`` registry and :func:`build_model`.
 
-Every model exposes ``embed_dim``, ``forward_features``, ``embed`` (pooled feature, used by SSL and
-the linear probe), ``forward`` (logits, used by supervised training) and ``reset_classifier``.
+CIFAR variants of ResNet-18, VGG-16, MobileNetV2, DenseNet-121 and a small ViT, each scaled by
+``width`` (64 is the standard size). Every model exposes ``embed_dim``, ``forward_features``,
+``embed`` (pooled feature, used by SSL and the linear probe), ``forward_head``, ``forward``
+(logits, used by supervised training) and ``reset_classifier``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ from collections.abc import Callable
 
 from torch import nn
 
+from tue_core.models.densenet import DenseNet121
+from tue_core.models.mobilenetv2 import MobileNetV2
 from tue_core.models.norm import SplitBatchNorm2d, set_bn_splits
 from tue_core.models.resnet import ResNet18
+from tue_core.models.vgg import VGG16
+from tue_core.models.vit import ViTSmall
 from tue_core.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 MODELS.register("resnet18")(ResNet18)
+MODELS.register("vgg16")(VGG16)
+MODELS.register("mobilenetv2")(MobileNetV2)
+MODELS.register("densenet121")(DenseNet121)
+MODELS.register("vit_small")(ViTSmall)
 
 
 def build_model(
@@ -30,4 +40,14 @@ def build_model(
     )
 
 
-__all__ = ["MODELS", "ResNet18", "SplitBatchNorm2d", "build_model", "set_bn_splits"]
+__all__ = [
+    "MODELS",
+    "VGG16",
+    "DenseNet121",
+    "MobileNetV2",
+    "ResNet18",
+    "SplitBatchNorm2d",
+    "ViTSmall",
+    "build_model",
+    "set_bn_splits",
+]
