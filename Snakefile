@@ -32,12 +32,14 @@ wildcard_constraints:
     run=NAME_REGEX,
     backbone="simclr|moco|simsiam",
     corr="original|intra|inter",
+    defense=NAME_REGEX,
 
 
 localrules:
     all,
     table,
     extra_table,
+    robustness_table,
     figure_bars,
     figure_tsne,
     figure_samples,

@@ -1,7 +1,9 @@
 # Helpers shared by every rule: the validated config and the target lists derived from it.
 # A bad config fails here, at `snakemake -n`, before any job runs. All logic lives in tue_core.
 from tue_core.config import NAME_PATTERN, load_config
+from tue_core.models import MODELS
 from tue_core.plan.cells import unique
+from tue_core.plan.robustness import NO_DEFENSE
 
 CFG = load_config(config, source="the Snakemake config (config.yaml or --configfile)")
 NAME_REGEX = NAME_PATTERN.strip("^$")
@@ -57,6 +59,26 @@ def extra_cells():
 def extra_sidecars():
     """The perturbation sidecars the extra table reads (clean rows have none)."""
     return unique([c["delta_sidecar"] for c in extra_cells() if c["delta_sidecar"]])
+
+
+ROBUST = CFG.planner().robustness()
+MODEL_REGEX = "|".join(MODELS.names())
+
+
+def robust_config(wildcards):
+    """The supervised recipe with the cell's model (as params: a change reruns the job)."""
+    cfg = CFG.evaluation.supervised.model_copy(update={"model": wildcards.model})
+    return cfg.model_dump(mode="json")
+
+
+def robust_defense(wildcards):
+    if wildcards.defense == NO_DEFENSE:
+        return None
+    return CFG.defenses[wildcards.defense].model_dump(mode="json")
+
+
+def robust_cells():
+    return [cell.record() for cell in ROBUST]
 
 
 def all_metrics():
@@ -143,7 +165,8 @@ def figure6_perturbations():
 
 def report_tables():
     tables = [f"{OUT}/tables/{name}.md" for name in CELLS if name.startswith("table")]
-    return tables + ([f"{OUT}/tables/extra.md"] if CELLS.get("extra") else [])
+    tables += [f"{OUT}/tables/extra.md"] if CELLS.get("extra") else []
+    return tables + ([f"{OUT}/tables/robustness.md"] if ROBUST else [])
 
 
 def report_figures():
@@ -154,6 +177,8 @@ def report_figures():
         figures += [f"{OUT}/figures/figure{n}.png" for n in (3, 4, 5)]
     if CFG.tables.figure6.enabled:
         figures.append(f"{OUT}/figures/figure6.png")
+    if ROBUST:
+        figures.append(f"{OUT}/figures/robustness.png")
     return figures
 
 

@@ -79,3 +79,47 @@ use rule evaluate_linear_probe_clean as evaluate_linear_probe_poisoned with:
         f"{OUT}/logs/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}.log",
     benchmark:
         f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}.tsv"
+
+
+# Beyond the paper (tables.robustness): the supervised recipe under a defense or with another
+# model. Paths: <output_dir>/eval/robust/<defense>/<model>/<target>/clean/ or .../<source>/<run>/<corr>/
+rule evaluate_robust_clean:
+    input:
+        train=f"{OUT}/data/{{target}}/train.npz",
+        test=f"{OUT}/data/{{target}}/test.npz",
+    output:
+        metrics=f"{OUT}/eval/robust/{{defense}}/{{model}}/{{target}}/clean/metrics.json",
+    log:
+        f"{OUT}/logs/eval/robust/{{defense}}/{{model}}/{{target}}/clean.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/robust/{{defense}}/{{model}}/{{target}}/clean.tsv"
+    wildcard_constraints:
+        model=MODEL_REGEX,
+    conda:
+        "../envs/tue.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=1440,
+    params:
+        config=robust_config,
+        defense=robust_defense,
+        quantisation=CFG.evaluation.quantisation,
+        seed=CFG.seed,
+        device=CFG.device,
+    script:
+        "../workflow_scripts/evaluate_robust.py"
+
+
+use rule evaluate_robust_clean as evaluate_robust_poisoned with:
+    input:
+        train=f"{OUT}/data/{{target}}/train.npz",
+        test=f"{OUT}/data/{{target}}/test.npz",
+        delta=poison_delta,
+    output:
+        metrics=f"{OUT}/eval/robust/{{defense}}/{{model}}/{{target}}/{{source}}/{{run}}/{{corr}}/metrics.json",
+    log:
+        f"{OUT}/logs/eval/robust/{{defense}}/{{model}}/{{target}}/{{source}}/{{run}}/{{corr}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/robust/{{defense}}/{{model}}/{{target}}/{{source}}/{{run}}/{{corr}}.tsv"

@@ -53,6 +53,36 @@ rule extra_table:
         "../workflow_scripts/report_extra.py"
 
 
+rule robustness_table:
+    input:
+        unique([cell.metrics_path for cell in ROBUST]),
+    output:
+        csv=report(
+            f"{OUT}/tables/robustness.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "robustness", "format": "csv"},
+        ),
+        md=f"{OUT}/tables/robustness.md",
+        tex=f"{OUT}/tables/robustness.tex",
+        png=f"{OUT}/figures/robustness.png",
+        pdf=f"{OUT}/figures/robustness.pdf",
+    log:
+        f"{OUT}/logs/report/robustness.log",
+    conda:
+        "../envs/tue.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        cells=robust_cells(),
+        defenses={name: d.model_dump(mode="json") for name, d in CFG.defenses.items()},
+        scale=scale_info(),
+    script:
+        "../workflow_scripts/report_robustness.py"
+
+
 rule figure_bars:
     input:
         table_metrics("figure7"),

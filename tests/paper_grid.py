@@ -3,7 +3,8 @@
 # The paper grid (config.yaml): 4 datasets; EMN and SN on CIFAR-10, CIFAR-100 and SVHN-small,
 # UCL and TUE x 3 backbones on CIFAR-10 and CIFAR-100 (18 generations); 10 swaps per table on
 # each of 2 datasets (20); 5 runs x 3 targets transferred from CIFAR-10 (15); 85 distinct
-# evaluations (53 + 2 supervised, 24 + 6 linear-probe).
+# evaluations (53 + 2 supervised, 24 + 6 linear-probe). Beyond the paper, the robustness grid:
+# clean + 4 runs under 12 defenses and with 4 other architectures (85 cells, 5 of them Table 4's).
 PAPER_ALL = {
     "prepare_dataset": 4,
     "generate_perturbation": 18,
@@ -13,10 +14,16 @@ PAPER_ALL = {
     "evaluate_supervised_poisoned": 53,
     "evaluate_linear_probe_clean": 6,
     "evaluate_linear_probe_poisoned": 24,
+    "evaluate_robust_clean": 16,
+    "evaluate_robust_poisoned": 64,
     "table": 5,
+    "robustness_table": 1,
     "figure_bars": 2,
     "figure_tsne": 3,
     "figure_samples": 1,
     "markdown_report": 1,
     "all": 1,
 }
+
+# The demo's robustness grid is smaller (clean + 2 runs, 2 defenses, 1 other architecture).
+DEMO_ALL = {**PAPER_ALL, "evaluate_robust_clean": 3, "evaluate_robust_poisoned": 6}

@@ -48,7 +48,9 @@ def test_misspelled_key_names_the_key_and_valid_keys() -> None:
 
 
 def test_unknown_top_level_key() -> None:
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'sead'; valid keys: datasets, device"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key\(s\) 'sead'; valid keys: datasets, defenses, device"
+    ):
         load_config(raw(sead=1))
 
 

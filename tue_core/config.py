@@ -17,10 +17,12 @@ import yaml
 from pydantic import Field, PositiveInt, ValidationError, model_validator
 
 from tue_core.data.config import DatasetSpec
+from tue_core.defend.config import DefenseConfig
 from tue_core.evaluate.linear_probe import LinearProbeConfig, paper_probe_config
 from tue_core.evaluate.supervised import SupervisedConfig
 from tue_core.perturb.config import PerturbConfig
 from tue_core.plan.cells import Planner
+from tue_core.plan.robustness import NO_DEFENSE
 from tue_core.plan.tables import TablesConfig
 from tue_core.ssl.config import SSLConfig, SSLTrainConfig, paper_pretrain_config
 from tue_core.strict import Strict
@@ -103,6 +105,9 @@ class ExperimentConfig(Strict):
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tables: TablesConfig = Field(default_factory=TablesConfig)
+    # Defenses a trainer may apply (tue_core.defend), by name, for `tables.robustness`; the name
+    # "none" is reserved for training without one.
+    defenses: dict[DatasetName, DefenseConfig] = Field(default_factory=dict)
 
     def planner(self) -> Planner:
         return Planner(
@@ -110,12 +115,23 @@ class ExperimentConfig(Strict):
             runs=dict(self.perturbations),
             tables=self.tables,
             root=self.output_dir.rstrip("/"),
+            defenses=tuple(self.defenses),
+            default_model=self.evaluation.supervised.model,
         )
+
+    @model_validator(mode="after")
+    def _no_defense_is_called_none(self) -> ExperimentConfig:
+        if NO_DEFENSE in self.defenses:
+            raise ValueError(
+                f"defenses.{NO_DEFENSE}: the name is reserved for training without a defense"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tables_have_their_inputs(self) -> ExperimentConfig:
         planner = self.planner()
         cells = planner.cells()  # raises PlanError naming the table key
+        planner.robustness()
         planner.validate_figures()
         probes = {c.probe_backbone for table in cells.values() for c in table if c.probe_backbone}
         missing = sorted(probes - set(self.evaluation.linear_probe))

@@ -174,17 +174,27 @@ def evaluate_supervised(
     seed: int = 0,
     device: str = "auto",
     checkpoint_path: PathLike | None = None,
+    defense: dict[str, Any] | None = None,
 ) -> None:
-    """Train a classifier on the (poisoned) training set; accuracy on the clean test set."""
+    """Train a classifier on the (poisoned) training set; accuracy on the clean test set.
+
+    ``defense``: a :mod:`tue_core.defend` config the trainer applies (None: the plain recipe);
+    one that trains longer (UEraser-Max's ``epochs_factor``) scales ``epochs``.
+    """
+    from tue_core.defend import build_defense
     from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
 
     cfg = SupervisedConfig.model_validate(supervised_config)
+    defender = None if defense is None else build_defense(defense)
+    factor = getattr(defender.cfg, "epochs_factor", 1.0) if defender is not None else 1.0
+    if factor != 1.0:
+        cfg = cfg.model_copy(update={"epochs": max(1, round(factor * cfg.epochs))})
     train = poisoned_training_set(load_prepared(train_path), delta_path, quantisation)
     test = load_prepared(test_path)
     checkpoint = Path(checkpoint_path or default_checkpoint(metrics_path))
     with io.timed(io.RunMeta(kind="timer")) as timer:
         result = train_supervised(
-            train, test, cfg, device=device, seed=seed, checkpoint_path=checkpoint
+            train, test, cfg, device=device, seed=seed, checkpoint_path=checkpoint, defense=defender
         )
     _write_metrics(
         metrics_path,
@@ -198,7 +208,10 @@ def evaluate_supervised(
         device=device,
         wall_seconds=timer.wall_seconds,
         checkpoint=checkpoint,
-        extra={"train_size": len(train)},
+        extra={
+            "train_size": len(train),
+            **({"defense": defender.describe()} if defender is not None else {}),
+        },
     )
 
 

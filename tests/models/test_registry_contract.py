@@ -126,12 +126,12 @@ def test_densenet_needs_a_growth_rate_of_at_least_one() -> None:
     assert build_model("densenet121", width=2).growth == 1
 
 
-def test_vgg_needs_32_pixels_for_its_five_pools() -> None:
+def test_vgg_pools_round_up_so_small_inputs_stop_at_one_pixel() -> None:
     model = build_model("vgg16", width=WIDTH).eval()
     with torch.no_grad():
         assert model.embed(images(size=64)).shape == (2, 64)  # 2x2 map, average-pooled
-        with pytest.raises(ValueError, match="at least 32x32"):
-            model(images(size=16))
+        assert model.forward_features(images(size=32)).shape == (2, 64, 1, 1)
+        assert model.forward_features(images(size=16)).shape == (2, 64, 1, 1)  # 16-8-4-2-1-1
 
 
 def test_vit_resamples_its_position_embedding_for_other_grids() -> None:

@@ -5,6 +5,11 @@ The recipe is TUE's ``supervised_test.py``: 200 epochs, batch 128, SGD lr 0.1, m
 weight decay 5e-4, cosine annealing over the epochs, RandomCrop(32, padding 4) + flip, no
 normalisation, last partial batch kept. TUE's ResNet-18 L2-normalises the pooled feature before
 the classifier: ``normalize_features=True`` selects that variant (off by default: the standard one).
+
+A ``defense`` (:mod:`tue_core.defend`) models a trainer who suspects poisoned data: a
+preprocessing defense transforms the training images once before training, a training-time
+defense transforms every augmented batch into (images, soft targets) and the loss becomes the
+soft-target cross-entropy. Without one, training is exactly the recipe above.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from torch import Tensor, nn
 from tue_core import loop
 from tue_core.checkpoint import data_identity
 from tue_core.data.base import PreparedDataset
+from tue_core.defend.base import Defense, TrainTimeDefense, soft_cross_entropy
 from tue_core.device import prefers_channels_last
 from tue_core.evaluate.result import EvalResult
 from tue_core.models import build_model
@@ -79,10 +85,20 @@ class SupervisedTrainer:
     """One SGD step of cross-entropy training (EMN's surrogate steps use it too)."""
 
     def __init__(
-        self, model: nn.Module, cfg: SupervisedConfig, device: str | torch.device, seed: int
+        self,
+        model: nn.Module,
+        cfg: SupervisedConfig,
+        device: str | torch.device,
+        seed: int,
+        defense: TrainTimeDefense | None = None,
+        num_classes: int | None = None,
     ) -> None:
+        if defense is not None and num_classes is None:
+            raise ValueError("a training-time defense needs num_classes (its soft targets' size)")
         self.device = as_device(device)
         self.cfg = cfg
+        self.defense = defense
+        self.num_classes = num_classes
         self.model = model.to(self.device)
         if prefers_channels_last(self.device):
             self.model.to(memory_format=torch.channels_last)
@@ -95,16 +111,31 @@ class SupervisedTrainer:
         set_lr(self.optimizer, lr)
         return lr
 
+    def set_epoch(self, epoch: int) -> None:
+        """Tell a training-time defense the 0-based epoch about to run (UEraser's schedule)."""
+        if self.defense is not None:
+            self.defense.set_epoch(epoch)
+
     def step(self, x: Tensor, y: Tensor, augment: bool = True) -> tuple[Tensor, Tensor]:
-        """One step on float x (B, 3, H, W) in [0, 1]; returns (loss, #correct), no device sync."""
+        """One step on float x (B, 3, H, W) in [0, 1]; returns (loss, #correct), no device sync.
+
+        #correct counts the predictions that match ``y`` (the batch's own labels).
+        """
         self.model.train()
         if augment and self.cfg.augment:
             x = self.augment(x)
+        targets = None
+        if self.defense is not None:  # (B, 3, H, W), (B, C) soft targets
+            x, targets = self.defense(
+                x, y, num_classes=self.num_classes, generator=self.generator, model=self.model
+            )
         if prefers_channels_last(self.device):
             x = x.contiguous(memory_format=torch.channels_last)
         with loop.autocast_for(self.device):
             logits = self.model(x).float()
-        loss = F.cross_entropy(logits, y)
+        loss = (
+            F.cross_entropy(logits, y) if targets is None else soft_cross_entropy(logits, targets)
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip_norm is not None:
@@ -161,14 +192,22 @@ def train_supervised(
     seed: int = 0,
     checkpoint_path: str | os.PathLike[str] | None = None,
     log_path: str | os.PathLike[str] | None = None,
+    defense: Defense | None = None,
 ) -> EvalResult:
-    """Train a fresh model on ``train`` and test it on the clean ``test`` set after every epoch."""
+    """Train a fresh model on ``train`` and test it on the clean ``test`` set after every epoch.
+
+    ``defense``: a preprocessing defense is applied once to the training images (never to the
+    test set), a training-time one to every batch (see the module docstring).
+    """
     check_classification_data(train, test, cfg.batch_size)
     device = as_device(device)
     seed_everything(seed)
     model = build_model(cfg.model, train.num_classes, cfg.width, cfg.normalize_features)
-    trainer = SupervisedTrainer(model, cfg, device, seed)
-    images, labels = train.to_tensors(device)
+    per_batch = defense if isinstance(defense, TrainTimeDefense) else None
+    trainer = SupervisedTrainer(model, cfg, device, seed, per_batch, train.num_classes)
+    images, labels = train.to_tensors(device)  # uint8 (N, 3, H, W), int64 (N,)
+    if defense is not None and per_batch is None:
+        images = defense(images)  # the (poisoned) training set, preprocessed once
     test_images, test_labels = test.to_tensors(device)
 
     def run_epoch(epoch: int) -> loop.Record:
@@ -176,6 +215,7 @@ def train_supervised(
             len(images), cfg.batch_size, drop_last=False, generator=trainer.generator
         )
         start, losses, correct, lr = time.perf_counter(), [], [], 0.0
+        trainer.set_epoch(epoch)
         for step, index in enumerate(batches):
             lr = trainer.set_progress(epoch, step, len(batches))
             loss, hits = trainer.step(images[index].float().div_(255.0), labels[index])
@@ -209,6 +249,8 @@ def train_supervised(
             test_labels=test.labels,
         ),
     }
+    if defense is not None:
+        identity["defense"] = defense.describe()
     history = loop.EpochLoop(
         epochs=cfg.epochs,
         checkpoint_every=cfg.checkpoint_every,

@@ -4,8 +4,9 @@ The CIFAR variant is the one of kuangliu/pytorch-cifar ``VGG('VGG16')``: the thi
 convolutions of configuration D, each followed by batch norm and ReLU, five 2x2 max-pools, and a
 single linear head on the 512-d vector in place of ImageNet's three fully connected layers. A 32x32
 image leaves the last pool at 1x1, so the pooled feature *is* the flattened map (the reference's
-``view``); ``embed`` average-pools it so that larger inputs work too. Inputs must be at least 32x32
-(five halvings). The convolutions keep their bias, as the reference's do, although the following
+``view``); ``embed`` average-pools it so that larger inputs work too. The pools round up
+(``ceil_mode``), which changes nothing for the even sizes a 32x32 input reaches and lets smaller
+inputs (the offline demo's 16x16) stop halving at 1x1 instead of failing. The convolutions keep their bias, as the reference's do, although the following
 batch norm makes it redundant: that keeps the standard size at the reference's 14,728,266
 parameters for 10 classes.
 
@@ -24,7 +25,6 @@ from tue_core.models.norm import SplitBatchNorm2d
 # Configuration D in units of ``width`` (64 at the standard size): five stages of 3x3 convolutions,
 # each followed by a 2x2 max-pool. At 32x32 the stages run at 32, 16, 8, 4 and 2 pixels.
 VGG16_STAGES: tuple[tuple[int, ...], ...] = ((1, 1), (2, 2), (4, 4, 4), (8, 8, 8), (8, 8, 8))
-MIN_IMAGE_SIZE = 32  # five 2x2 pools
 
 
 class VGG16(nn.Module):
@@ -57,7 +57,7 @@ class VGG16(nn.Module):
                     nn.ReLU(inplace=True),
                 ]
                 in_channels = channels
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))  # halves H and W
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True))  # H/2, W/2 up
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(self.embed_dim, num_classes)
         self._init_weights()
@@ -74,12 +74,7 @@ class VGG16(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) in [0, 1], H and W >= 32 -> last feature map (B, 8*width, H/32, W/32)."""
-        if min(x.shape[-2:]) < MIN_IMAGE_SIZE:
-            raise ValueError(
-                f"VGG16 needs images of at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} (five 2x2 "
-                f"pools), got {tuple(x.shape[-2:])}"
-            )
+        """(B, 3, H, W) in [0, 1] -> last feature map (B, 8*width, ceil(H/32), ceil(W/32))."""
         return self.features(x)
 
     def embed(self, x: Tensor) -> Tensor:

@@ -113,6 +113,8 @@ class Planner:
     runs: dict[str, Any]  # run name -> perturbation config (with .method, maybe .backbone)
     tables: Any  # tue_core.plan.tables.TablesConfig
     root: str = "results"
+    defenses: tuple[str, ...] = ()  # names in the config's `defenses` section
+    default_model: str = "resnet18"  # the supervised recipe's model
 
     def poison(self, target: str, source: str, run: str, corr: str = "original") -> Poison:
         return Poison(target, source, run, corr, self.root)
@@ -314,6 +316,30 @@ class Planner:
         return {
             name: build() for name, build in builders.items() if getattr(self.tables, name).enabled
         }
+
+    def robustness(self) -> list[Any]:
+        """The robustness grid's cells (:mod:`tue_core.plan.robustness`); [] when disabled."""
+        from tue_core.models import MODELS
+        from tue_core.plan.robustness import robustness_cells
+
+        table = self.tables.robustness
+        if not table.enabled:
+            return []
+        target = self.dataset(table.dataset, "tables.robustness.dataset")
+        labels = {run: self.label(run, "tables.robustness.runs") for run in table.runs}
+        try:
+            return robustness_cells(
+                table,
+                target=target,
+                labels=labels,
+                defenses=list(self.defenses),
+                models=MODELS.names(),
+                default_model=self.default_model,
+                root=self.root,
+                poison=lambda run: self.poison(target, target, run),
+            )
+        except ValueError as err:
+            raise PlanError(str(err)) from None
 
     def validate_figures(self) -> None:
         """Check the t-SNE and sample figures name mapped roles and defined runs."""

@@ -32,6 +32,7 @@ rounds with ``emn_rounds = 20`` by default (performance.md §3.1's assumption).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterable
@@ -191,6 +192,7 @@ class Work:
     width: int
     image_size: int
     fwd: float
+    arch: str = "resnet18"
 
     @property
     def image_passes(self) -> float:
@@ -199,11 +201,19 @@ class Work:
 
     @property
     def flops(self) -> float:
-        return self.image_passes * forward_flops(self.width, self.image_size)
+        return self.image_passes * forward_flops(self.width, self.image_size, self.arch)
 
 
-def work(kind: str, units: float, width: int, image_size: int, fwd: float | None = None) -> Work:
-    return Work(kind, float(units), width, image_size, FWD_FACTORS[kind] if fwd is None else fwd)
+def work(
+    kind: str,
+    units: float,
+    width: int,
+    image_size: int,
+    fwd: float | None = None,
+    arch: str = "resnet18",
+) -> Work:
+    factor = FWD_FACTORS[kind] if fwd is None else fwd
+    return Work(kind, float(units), width, image_size, factor, arch)
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,30 @@ def supervised_work(cfg: Any, size: DataSize) -> tuple[Work, ...]:
     return (
         work("supervised_train", cfg.epochs * size.train, cfg.width, size.image_size),
         work("forward", cfg.epochs * size.test, cfg.width, size.image_size),
+    )
+
+
+def robust_work(cfg: Any, size: DataSize, defense: Any, model: str) -> tuple[Work, ...]:
+    """``evaluate_robust``: the supervised recipe with ``model`` under ``defense`` (None: none).
+
+    Adversarial training adds ``steps`` forward+backward passes per training image (one PGD step
+    costs about one training step); UEraser's max-loss selection adds ``repeats`` forward passes
+    per image in its adversarial epochs (a forward is a third of a training step); the rest cost
+    no model work. ``epochs_factor`` (UEraser-Max) lengthens training.
+    """
+    epochs = max(1, round(getattr(defense, "epochs_factor", 1.0) * cfg.epochs))
+    extra = 0.0
+    if defense is not None and defense.name == "adversarial_training":
+        extra = float(defense.steps)
+    elif defense is not None and defense.name == "ueraser" and defense.repeats > 1:
+        adversarial = defense.adversarial_epochs
+        share = 1.0 if adversarial is None else min(adversarial, epochs) / epochs
+        extra = share * defense.repeats / FWD_FACTORS["supervised_train"]
+    train = work("supervised_train", epochs * size.train * (1 + extra), cfg.width, size.image_size)
+    test = work("forward", epochs * size.test, cfg.width, size.image_size)
+    return (
+        dataclasses.replace(train, arch=model),
+        dataclasses.replace(test, arch=model),
     )
 
 
@@ -368,11 +402,32 @@ def _eval_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[J
     return jobs
 
 
+def _robust_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[Job]:
+    """The robustness grid's own jobs (its cells without a defense on the recipe's model are
+    Table 4's supervised evaluations and are counted there)."""
+    jobs, seen = [], set()
+    for cell in cells:
+        if cell.shared or cell.metrics_path in seen:
+            continue
+        seen.add(cell.metrics_path)
+        rule = f"evaluate_robust_{'clean' if cell.poison is None else 'poisoned'}"
+        size = sizes.get(cell.target)
+        if size is None:
+            jobs.append(Job(rule, cell.metrics_path, unknown=(cell.target,)))
+            continue
+        defense = cfg.defenses.get(cell.defense)
+        done = robust_work(cfg.evaluation.supervised, size, defense, cell.model)
+        jobs.append(Job(rule, cell.metrics_path, done))
+    return jobs
+
+
 def _report_jobs(cfg: Any, tables: list[str]) -> list[Job]:
     out = cfg.output_dir.rstrip("/")
     jobs = [Job("table", f"{out}/tables/{t}.csv") for t in tables if t.startswith("table")]
     if "extra" in tables and cfg.tables.extra.runs:
         jobs.append(Job("extra_table", f"{out}/tables/extra.csv"))
+    if cfg.planner().robustness():
+        jobs.append(Job("robustness_table", f"{out}/tables/robustness.csv"))
     if "figure7" in tables:
         jobs += [Job("figure_bars", f"{out}/figures/figure{n}.png") for n in (1, 7)]
     if cfg.tables.tsne.enabled:
@@ -401,9 +456,12 @@ def plan_jobs(
         UnknownSizeError: a dataset's size cannot be known and ``allow_unknown`` is false.
     """
     cells = [c for table in cfg.planner().cells().values() for c in table]
-    poisons = unique([c.poison for c in cells if c.poison is not None] + figure_poisons(cfg))
+    robust = cfg.planner().robustness()
+    poisons = unique(
+        [c.poison for c in [*cells, *robust] if c.poison is not None] + figure_poisons(cfg)
+    )
     used = unique(
-        [c.target for c in cells]
+        [c.target for c in [*cells, *robust]]
         + [p.source for p in poisons]
         + [p.target for p in poisons]
         + ([cfg.roles[cfg.tables.figure6.dataset]] if cfg.tables.figure6.enabled else [])
@@ -434,6 +492,7 @@ def plan_jobs(
         rule = "swap_perturbation" if p.source == p.target else "transfer_perturbation"
         jobs.append(Job(rule, p.delta_path))
     jobs += _eval_jobs(cfg, cells, sizes)
+    jobs += _robust_jobs(cfg, robust, sizes)
     jobs += _report_jobs(cfg, list(cfg.planner().cells()))
     return Plan(scale=cfg.scale.name, jobs=jobs, sizes=sizes, unknown=unknown)
 

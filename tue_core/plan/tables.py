@@ -102,6 +102,19 @@ class ExtraRuns(Strict):
     clean: list[Role] = Field(default_factory=list)
 
 
+class RobustnessTable(Strict):
+    """Beyond the paper (``tables/robustness.*``): rows = clean + ``runs``; columns = no defense
+    + ``defenses`` (names in the config's ``defenses`` section); a second table trains each of
+    ``architectures`` (model registry names) without defense. See :mod:`tue_core.plan.robustness`.
+    """
+
+    enabled: bool = False
+    dataset: Role = "cifar10"
+    runs: list[str] = Field(default_factory=list)
+    defenses: list[str] = Field(default_factory=list)
+    architectures: list[str] = Field(default_factory=list)
+
+
 class Figure7(Strict):
     """Figure 1/7: supervised vs linear-probe accuracy for clean, EMN, SN, UCL (and TUE)."""
 
@@ -145,3 +158,4 @@ class TablesConfig(Strict):
     tsne: TSNEFigures = Field(default_factory=TSNEFigures)
     figure6: Figure6 = Field(default_factory=Figure6)
     extra: ExtraRuns = Field(default_factory=ExtraRuns)
+    robustness: RobustnessTable = Field(default_factory=RobustnessTable)

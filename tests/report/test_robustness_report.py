@@ -1,0 +1,70 @@
+"""tables/robustness.* and figures/robustness.png from the grid's metrics files."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from tue_core import io
+from tue_core.report.robustness import ROBUSTNESS_COLUMNS, robustness_job
+
+DEFENSES = {"gray": {"name": "grayscale"}, "jpeg10": {"name": "jpeg", "quality": 10}}
+
+
+def _cell(tmp_path, run: str, method: str, defense: str, model: str = "resnet18") -> dict:
+    return {
+        "protected_dataset": "cifar10",
+        "run": run,
+        "method": method,
+        "backbone": "",
+        "defense": defense,
+        "model": model,
+        "metrics_path": str(tmp_path / "eval" / defense / model / run / "metrics.json"),
+    }
+
+
+def _metrics(cell: dict, final: float, best: float, epoch: int) -> None:
+    record = {"metrics": {"final_acc": final, "best_acc": best, "best_epoch": epoch}}
+    io.atomic_write_json(cell["metrics_path"], {**record, "config": {"epochs": 5}})
+
+
+def test_cells_hold_final_peak_and_the_published_anchor(tmp_path, demo_scale) -> None:
+    cells = [
+        _cell(tmp_path, run, method, defense)
+        for defense in ("none", "gray", "jpeg10")
+        for run, method in (("clean", "clean"), ("emn", "EMN"))
+    ]
+    cells.append(_cell(tmp_path, "emn", "EMN", "none", "mobilenetv2"))
+    for index, cell in enumerate(cells[:-1]):
+        _metrics(cell, 0.1 + 0.1 * index, 0.2 + 0.1 * index, 2)
+    paths = robustness_job(
+        cells, DEFENSES, tmp_path / "tables", tmp_path / "fig" / "rob", demo_scale
+    )
+
+    frame = pd.read_csv(paths["csv"], keep_default_na=False, na_values=[""])
+    assert tuple(frame.columns) == ROBUSTNESS_COLUMNS
+    emn_jpeg = frame[(frame["run"] == "emn") & (frame["defense"] == "jpeg10")].iloc[0]
+    assert (emn_jpeg["final"], emn_jpeg["peak"], emn_jpeg["peak_epoch"]) == (60.0, 70.0, 2)
+    assert emn_jpeg["reference"] == 81.5 and "ISS" in emn_jpeg["reference_source"]
+    clean_gray = frame[(frame["run"] == "clean") & (frame["defense"] == "gray")].iloc[0]
+    assert clean_gray["reference"] == 92.41
+    missing = frame[frame["model"] == "mobilenetv2"].iloc[0]
+    assert missing["status"] == "missing" and math.isnan(missing["final"])
+    text = paths["md"].read_text()
+    assert (
+        "| EMN `emn` | 20.00 / 30.00@2 [21.05] | 40.00 / 50.00@2 [93.01] | 60.00 / 70.00@2 [81.50] |"
+        in text
+    )
+    assert "### Architectures, no defense" in text and "| missing |" in text
+    assert (tmp_path / "fig" / "rob.png").stat().st_size > 0
+    assert paths["tex"].read_text().startswith(r"\begin{tabular}{lccc}")
+
+
+def test_a_jpeg_of_another_quality_has_no_anchor(tmp_path, demo_scale) -> None:
+    cell = _cell(tmp_path, "emn", "EMN", "jpeg50")
+    _metrics(cell, 0.5, 0.5, 1)
+    paths = robustness_job(
+        [cell], {"jpeg50": {"name": "jpeg", "quality": 50}}, tmp_path, tmp_path / "f", demo_scale
+    )
+    assert math.isnan(pd.read_csv(paths["csv"])["reference"].iloc[0])

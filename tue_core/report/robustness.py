@@ -1,0 +1,234 @@
+"""Beyond the paper: how each perturbation survives a defending trainer (``tables/robustness.*``).
+
+Rows are the clean set and each perturbation run; the first table's columns are no defense and
+each configured defense (APBench's set, :mod:`tue_core.defend`), the second's each architecture
+trained without defense. A cell holds the final clean-test accuracy and the peak one with its
+epoch: early stopping at the peak is itself a defense (Sandoval-Segura et al., arXiv 2204.08615).
+Where the ISS paper (Liu et al. 2023, github.com/liuzrcc/ImageShortcutSqueezing, CIFAR-10,
+ResNet-18, 200 epochs) published a number for the same method and defense it is shown beside
+ours in brackets; it is a paper-scale anchor for direction, not a target for a CPU scale.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tue_core import io
+from tue_core.report.figure_io import add_scale_note, new_figure, save_figure
+from tue_core.report.palette import method_color
+from tue_core.report.paper import DATASET_LABELS, method_label
+from tue_core.report.scale import check_scale, format_scale
+
+REFERENCE_RESOURCE = "robustness_reference.csv"
+ROBUSTNESS_COLUMNS: tuple[str, ...] = (
+    "protected_dataset",
+    "run",
+    "method",
+    "backbone",
+    "defense",
+    "defense_name",
+    "model",
+    "status",
+    "final",
+    "peak",
+    "peak_epoch",
+    "epochs",
+    "reference",
+    "reference_source",
+    "scale_name",
+)
+
+
+def load_reference(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Published anchors: ``method, defense_name, parameters (JSON), model, accuracy, source``."""
+    if path is None:
+        with resources.files("tue_core.report").joinpath(REFERENCE_RESOURCE).open() as handle:
+            return pd.read_csv(handle, dtype={"parameters": str}, keep_default_na=False)
+    return pd.read_csv(path, dtype={"parameters": str}, keep_default_na=False)
+
+
+def _reference_for(
+    reference: pd.DataFrame, method: str, defense: Mapping[str, Any] | None, model: str
+) -> tuple[float, str]:
+    """The anchor whose method, model, defense name and stated parameters all match ours."""
+    name = "none" if defense is None else str(defense["name"])
+    for row in reference.to_dict("records"):
+        if (row["method"], row["defense_name"], row["model"]) != (method, name, model):
+            continue
+        wanted = json.loads(row["parameters"] or "{}")
+        if defense is None or all(defense.get(k) == v for k, v in wanted.items()):
+            return float(row["accuracy"]), str(row["source"])
+    return math.nan, ""
+
+
+def _metrics(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"status": "missing", "final": math.nan, "peak": math.nan, "peak_epoch": 0}
+    record = io.read_json(path)
+    metrics = record.get("metrics", {})
+    return {
+        "status": "ok",
+        "final": round(100.0 * float(metrics["final_acc"]), 4),
+        "peak": round(100.0 * float(metrics["best_acc"]), 4),
+        "peak_epoch": int(metrics.get("best_epoch") or 0),
+        "epochs": int(record.get("config", {}).get("epochs") or 0),
+    }
+
+
+def robustness_frame(
+    cells: Sequence[Mapping[str, Any]],
+    defenses: Mapping[str, Mapping[str, Any]],
+    scale: Mapping[str, Any],
+    reference: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:data:`ROBUSTNESS_COLUMNS`, one row per cell (``RobustCell.record()`` dicts)."""
+    check_scale(scale)
+    reference = load_reference() if reference is None else reference
+    rows = []
+    for cell in cells:
+        defense = defenses.get(cell["defense"])
+        if cell["defense"] != "none" and defense is None:
+            raise ValueError(
+                f"cell {cell['run']}/{cell['defense']}: defense {cell['defense']!r} is not among "
+                f"the configured ones ({', '.join(sorted(defenses)) or 'none'})"
+            )
+        value, source = _reference_for(reference, cell["method"], defense, cell["model"])
+        rows.append(
+            {
+                **{k: cell[k] for k in ("protected_dataset", "run", "method", "backbone")},
+                "defense": cell["defense"],
+                "defense_name": "none" if defense is None else defense["name"],
+                "model": cell["model"],
+                "epochs": 0,
+                **_metrics(Path(cell["metrics_path"])),
+                "reference": value,
+                "reference_source": source,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(ROBUSTNESS_COLUMNS[:-1]))
+    frame["scale_name"] = str(scale["name"])
+    return frame
+
+
+def _row_label(row: Mapping[str, Any]) -> str:
+    run = "" if row["run"] == "clean" else f" `{row['run']}`"
+    return method_label(row["method"], row["backbone"]) + run
+
+
+def _cell_text(row: Mapping[str, Any]) -> str:
+    if row["status"] != "ok":
+        return "missing"
+    text = f"{row['final']:.2f} / {row['peak']:.2f}@{row['peak_epoch']}"
+    if math.isfinite(row["reference"]):
+        text += f" [{row['reference']:.2f}]"
+    return text
+
+
+def _grid(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Rows = run (in the config's order), columns = ``column`` values, cells = text."""
+    frame = frame.assign(row=[_row_label(r) for r in frame.to_dict("records")])
+    frame = frame.assign(text=[_cell_text(r) for r in frame.to_dict("records")])
+    rows = list(dict.fromkeys(frame["row"]))
+    columns = list(dict.fromkeys(frame[column]))
+    grid = frame.pivot(index="row", columns=column, values="text").loc[rows, columns]
+    return grid.fillna("-")  # a cell the grid does not have
+
+
+def robustness_markdown(frame: pd.DataFrame, scale: Mapping[str, Any]) -> str:
+    dataset = DATASET_LABELS[frame["protected_dataset"].iloc[0]] if len(frame) else ""
+    default_model = frame["model"].iloc[0] if len(frame) else ""
+    parts = [f"## Robustness to a defending trainer ({dataset})", ""]
+    sections = (
+        ("Defenses", frame[frame["model"] == default_model], "defense"),
+        ("Architectures, no defense", frame[frame["defense"] == "none"], "model"),
+    )
+    for title, part, column in sections:
+        if part[column].nunique() < (1 if column == "defense" else 2):
+            continue
+        grid = _grid(part, column)
+        parts += [f"### {title}", "", "| | " + " | ".join(grid.columns) + " |"]
+        parts.append("|---" * (len(grid.columns) + 1) + "|")
+        for label, values in grid.iterrows():
+            parts.append(f"| {label} | " + " | ".join(values) + " |")
+        parts.append("")
+    parts += [
+        "Each cell: final / peak@epoch clean-test accuracy (%), [ISS's published number for the "
+        "same method and defense, CIFAR-10 ResNet-18 at 200 epochs, where one exists].",
+        "",
+        f"Scale: {format_scale(scale)}",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def robustness_latex(frame: pd.DataFrame) -> str:
+    grid = _grid(frame[frame["model"] == frame["model"].iloc[0]], "defense") if len(frame) else None
+    if grid is None:
+        return ""
+    escape = lambda s: str(s).replace("_", r"\_").replace("`", "").replace("%", r"\%")  # noqa: E731
+    lines = [
+        r"\begin{tabular}{l" + "c" * len(grid.columns) + "}",
+        r"\toprule",
+        " & ".join(["", *map(escape, grid.columns)]) + r" \\",
+        r"\midrule",
+        *[" & ".join([escape(k), *map(escape, v)]) + r" \\" for k, v in grid.iterrows()],
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_robustness(frame: pd.DataFrame, out_stem: str | os.PathLike[str], scale: Any) -> None:
+    """Grouped bars: x = defense (and architecture), one bar per run (final), a dot at the peak."""
+    default_model = frame["model"].iloc[0]
+    frame = frame.assign(
+        column=[
+            r["defense"] if r["model"] == default_model else r["model"]
+            for r in frame.to_dict("records")
+        ]
+    )
+    columns = list(dict.fromkeys(frame["column"]))
+    runs = list(dict.fromkeys(frame["run"]))
+    figure = new_figure(max(6.0, 1.1 * len(columns) + 2), 3.6)
+    axes = figure.add_subplot()
+    width = 0.8 / max(1, len(runs))
+    for index, run in enumerate(runs):
+        part = frame[frame["run"] == run].set_index("column").reindex(columns)
+        xs = [c + (index - (len(runs) - 1) / 2) * width for c in range(len(columns))]
+        label = _row_label(part.dropna(subset=["method"]).iloc[0])
+        colour = method_color(part.dropna(subset=["method"]).iloc[0]["method"])
+        axes.bar(xs, part["final"], width, label=label.replace("`", ""), color=colour)
+        axes.plot(xs, part["peak"], "k.", markersize=4)
+    axes.set_xticks(range(len(columns)), columns, rotation=20, ha="right")
+    axes.set_ylabel("clean test accuracy (%)")
+    axes.set_ylim(0, 100)
+    axes.legend(fontsize=7, ncols=min(4, len(runs)))
+    axes.set_title("Final accuracy (bars) and peak (dots) under each defense / architecture")
+    add_scale_note(figure, scale)
+    save_figure(figure, out_stem)
+
+
+def robustness_job(
+    cells: Sequence[Mapping[str, Any]],
+    defenses: Mapping[str, Mapping[str, Any]],
+    out_dir: str | os.PathLike[str],
+    figure_stem: str | os.PathLike[str],
+    scale: Mapping[str, Any],
+) -> dict[str, Path]:
+    """Write ``robustness.{csv,md,tex}`` under ``out_dir`` and the figure at ``figure_stem``."""
+    frame = robustness_frame(cells, defenses, scale)
+    out = Path(out_dir)
+    paths = {kind: out / f"robustness.{kind}" for kind in ("csv", "md", "tex")}
+    io.atomic_write_text(paths["csv"], frame.to_csv(index=False))
+    io.atomic_write_text(paths["md"], robustness_markdown(frame, scale))
+    io.atomic_write_text(paths["tex"], robustness_latex(frame))
+    plot_robustness(frame, figure_stem, scale)
+    return paths
