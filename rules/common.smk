@@ -4,6 +4,7 @@ from tue_core.config import NAME_PATTERN, load_config
 from tue_core.models import MODELS
 from tue_core.plan.cells import unique
 from tue_core.plan.robustness import NO_DEFENSE
+from tue_core.report.scale import scale_summary
 
 CFG = load_config(config, source="the Snakemake config (config.yaml or --configfile)")
 NAME_REGEX = NAME_PATTERN.strip("^$")
@@ -92,22 +93,7 @@ def all_outputs():
 
 def scale_info():
     """Printed under every table and figure: what scale produced these numbers."""
-    ev = CFG.evaluation
-    return {
-        "name": CFG.scale.name,
-        "description": CFG.scale.description,
-        "epochs": {
-            "supervised": ev.supervised.epochs,
-            **{
-                f"{b} pre-training": s.pretrain.epochs
-                for b, s in ev.linear_probe.items()
-            },
-            **{f"{b} probe": s.probe.epochs for b, s in ev.linear_probe.items()},
-        },
-        "model": f"{ev.supervised.model} width {ev.supervised.width} (SSL width {ev.ssl_width})",
-        "datasets": {role: name for role, name in CFG.roles.items()},
-        "device": CFG.device,
-    }
+    return scale_summary(CFG)
 
 
 def role(name):

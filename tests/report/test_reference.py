@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tue_core import io
@@ -49,3 +51,26 @@ def test_an_oversized_file_or_an_empty_folder_is_refused(tmp_path) -> None:
     with pytest.raises(ReferenceError, match=r"huge.csv: .* over the"):
         export_reference(results, tmp_path / "ref")
     assert not (tmp_path / "ref").exists()  # checked before anything is written
+
+
+def test_partial_tables_mark_unrun_cells_missing(tmp_path, monkeypatch) -> None:
+    import pandas as pd
+
+    from tue_core.report.reference import partial_tables
+
+    config = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
+    monkeypatch.chdir(tmp_path)
+    metrics = {"metrics": {"final_acc": 0.5, "best_acc": 0.6}}
+    io.atomic_write_json("results/demo/eval/supervised/synthetic10/clean/metrics.json", metrics)
+    written = partial_tables(config, "results/demo")
+    assert Path("results/demo/tables/table4.csv") in written
+    table4 = pd.read_csv("results/demo/tables/table4.csv")
+    clean = table4[
+        (table4["method"] == "clean")
+        & (table4["evaluation"] == "supervised")
+        & (table4["protected_dataset"] == "cifar10")
+    ]
+    assert set(clean["status"]) == {"ok"} and set(clean["ours"]) == {50.0}
+    assert set(table4[table4["method"] == "EMN"]["status"]) == {"missing"}
+    with pytest.raises(ReferenceError, match="is not the results folder"):
+        partial_tables(config, "results/other")

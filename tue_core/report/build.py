@@ -45,10 +45,19 @@ FIGURE_CAPTIONS = {
 
 
 def table_job(
-    name: str, cells: Sequence[Mapping[str, Any]], out_dir: PathLike, scale: Mapping[str, Any]
+    name: str,
+    cells: Sequence[Mapping[str, Any]],
+    out_dir: PathLike,
+    scale: Mapping[str, Any],
+    *,
+    missing_ok: bool = False,
 ) -> None:
-    """Write ``<out_dir>/<name>.{csv,md[,tex]}``: our numbers beside the paper's."""
-    ours = collect_results(cells)
+    """Write ``<out_dir>/<name>.{csv,md[,tex]}``: our numbers beside the paper's.
+
+    ``missing_ok``: a cell whose metrics file does not exist yet reads ``missing`` (a grid
+    reported part-way) instead of failing.
+    """
+    ours = collect_results(cells, missing_ok=missing_ok)
     table = build_table(name, ours, enabled=cells)
     written = write_table_outputs(table, out_dir, scale)
     log.info("%s: %s", name, ", ".join(str(p) for p in written.values()))

@@ -10,6 +10,10 @@ rule, summed from Snakemake's benchmark files.
 
 ``python -m tue_core.report.reference --results results/cifar10-cpu-full
 --out reference_results/cifar10-cpu-full``
+
+With ``--partial CONFIG`` the tables are first rebuilt from whatever metrics exist (cells not run
+yet read ``missing``), so a grid spread over several sittings can be reported part-way; the
+manifest then says ``"partial": true``.
 """
 
 from __future__ import annotations
@@ -120,6 +124,31 @@ def export_reference(
     return manifest
 
 
+def partial_tables(config_path: PathLike, results: PathLike) -> list[Path]:
+    """Rebuild ``<results>/tables/`` from the metrics that exist (see the module docstring)."""
+    from tue_core.config import load_config
+    from tue_core.report.build import table_job
+    from tue_core.report.extra import write_extra_table
+    from tue_core.report.scale import scale_summary
+
+    cfg = load_config(config_path)
+    if Path(cfg.output_dir) != Path(results):
+        raise ReferenceError(
+            f"{config_path}: its output_dir {cfg.output_dir!r} is not the results folder {results}"
+        )
+    out = Path(results) / "tables"
+    scale = scale_summary(cfg)
+    written = []
+    for name, cells in cfg.planner().cells().items():
+        if name.startswith("table"):
+            table_job(name, [c.record() for c in cells], out, scale, missing_ok=True)
+            written.append(out / f"{name}.csv")
+        elif name == "extra" and cells:
+            write_extra_table([c.run_record() for c in cells], out, scale)
+            written.append(out / "extra.csv")
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", required=True, help="a scale's output_dir, e.g. results/x")
@@ -129,11 +158,19 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="wall time of the snakemake run that produced the results, recorded as given",
     )
+    parser.add_argument(
+        "--partial",
+        metavar="CONFIG",
+        help="rebuild the tables from the metrics that exist first (unrun cells: missing)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     seconds = args.run_wall_seconds
-    note = {} if seconds is None else {"last_run_wall_seconds": seconds}
+    note: dict[str, Any] = {} if seconds is None else {"last_run_wall_seconds": seconds}
     try:
+        if args.partial:
+            partial_tables(args.partial, args.results)
+            note["partial"] = True
         export_reference(args.results, args.out, note=note)
     except ReferenceError as err:
         parser.exit(2, f"error: {err}\n")

@@ -62,3 +62,21 @@ def format_scale(scale: Mapping[str, Any]) -> str:
     if not is_paper_scale(scale):
         parts.append(f"NOT paper scale (compare with {PAPER_SCALE_SUMMARY})")
     return " | ".join(parts)
+
+
+def scale_summary(cfg: Any) -> dict[str, Any]:
+    """The scale record of an :class:`~tue_core.config.ExperimentConfig`: name, description,
+    epochs, model, dataset roles and device (what every table and figure prints)."""
+    ev = cfg.evaluation
+    return {
+        "name": cfg.scale.name,
+        "description": cfg.scale.description,
+        "epochs": {
+            "supervised": ev.supervised.epochs,
+            **{f"{b} pre-training": s.pretrain.epochs for b, s in ev.linear_probe.items()},
+            **{f"{b} probe": s.probe.epochs for b, s in ev.linear_probe.items()},
+        },
+        "model": f"{ev.supervised.model} width {ev.supervised.width} (SSL width {ev.ssl_width})",
+        "datasets": dict(cfg.roles),
+        "device": cfg.device,
+    }
