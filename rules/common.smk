@@ -26,8 +26,8 @@ def run_config(wildcards):
 
 
 def run_gpus(wildcards):
-    """SN is closed-form and runs on the CPU; every other generator trains a network."""
-    return 0 if CFG.perturbations[wildcards.run].method == "sn" else 1
+    """SN and the class-wise control are closed-form and run on the CPU; the others train a network."""
+    return 0 if CFG.perturbations[wildcards.run].method in ("sn", "classwise_random") else 1
 
 
 def poison_delta(wildcards):

@@ -4,18 +4,19 @@
 # UCL and TUE x 3 backbones on CIFAR-10 and CIFAR-100 (18 generations); 10 swaps per table on
 # each of 2 datasets (20); 5 runs x 3 targets transferred from CIFAR-10 (15); 85 distinct
 # evaluations (53 + 2 supervised, 24 + 6 linear-probe). Beyond the paper, the robustness grid:
-# clean + 4 runs under 12 defenses and with 4 other architectures (85 cells, 5 of them Table 4's).
+# clean + 4 runs + the class-wise random control under 12 defenses and with 4 other architectures
+# (102 cells: 6 are plain supervised runs, 5 of them Table 4's; the control adds 1 generation).
 PAPER_ALL = {
     "prepare_dataset": 4,
-    "generate_perturbation": 18,
+    "generate_perturbation": 19,
     "swap_perturbation": 20,
     "transfer_perturbation": 15,
     "evaluate_supervised_clean": 2,
-    "evaluate_supervised_poisoned": 53,
+    "evaluate_supervised_poisoned": 54,
     "evaluate_linear_probe_clean": 6,
     "evaluate_linear_probe_poisoned": 24,
     "evaluate_robust_clean": 16,
-    "evaluate_robust_poisoned": 64,
+    "evaluate_robust_poisoned": 80,
     "table": 5,
     "robustness_table": 1,
     "figure_bars": 2,
@@ -25,5 +26,5 @@ PAPER_ALL = {
     "all": 1,
 }
 
-# The demo's robustness grid is smaller (clean + 2 runs, 2 defenses, 1 other architecture).
-DEMO_ALL = {**PAPER_ALL, "evaluate_robust_clean": 3, "evaluate_robust_poisoned": 6}
+# The demo's robustness grid is smaller (clean + 2 runs + the control, 2 defenses, 1 other model).
+DEMO_ALL = {**PAPER_ALL, "evaluate_robust_clean": 3, "evaluate_robust_poisoned": 9}

@@ -55,6 +55,8 @@ def tiny_config(method: str, backbone: str = "simclr", **overrides: Any) -> dict
         }
     elif method == "sn":
         cfg = {"method": "sn", "patch_size": 8}
+    elif method == "classwise_random":
+        cfg = {"method": "classwise_random"}
     elif method in ("ucl", "tue"):
         cfg = {"method": method, "backbone": backbone, "ssl": TINY_HEADS[backbone], **TINY_SSL}
     else:

@@ -10,7 +10,7 @@ from tue_core.perturb.config import EMNConfig, SNConfig, TUEConfig, UCLConfig
 
 
 def test_registry_matches_config_union() -> None:
-    assert PERTURBATIONS.names() == ["emn", "sn", "tue", "ucl"]
+    assert PERTURBATIONS.names() == ["classwise_random", "emn", "sn", "tue", "ucl"]
     for name in PERTURBATIONS.names():
         cfg = parse_config(
             {"method": name, **({"backbone": "simclr"} if name in ("ucl", "tue") else {})}

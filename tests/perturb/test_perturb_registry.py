@@ -121,3 +121,17 @@ def test_saved_artifact_and_sidecar(tmp_path) -> None:
     assert sidecar["config"]["method"] == "tue" and sidecar["seed"] == 0
     assert sidecar["device"].startswith("cpu")
     assert sidecar["extra"]["perturbation"]["shape"] == [len(DATA), 3, 16, 16]
+
+
+def test_classwise_random_gives_every_image_its_class_pattern() -> None:
+    result = run("classwise_random")
+    delta, labels = result.pset.delta, DATA.labels
+    clean = DATA.images.transpose(0, 3, 1, 2) / 255.0
+    for cls in np.unique(labels):
+        rows = delta[labels == cls]
+        inside = (clean[labels == cls] > 8 / 255 + 1e-6) & (clean[labels == cls] < 1 - 8 / 255)
+        # away from the [0, 1] bounds every image of a class carries the same +-eps pattern
+        reference = np.where(inside.all(axis=0), rows[0], 0)
+        assert np.allclose(np.where(inside.all(axis=0), rows, 0), reference, atol=1e-6)
+        assert np.allclose(np.abs(rows[inside]), 8 / 255, atol=1e-6)
+    assert result.meta["linear_separability"]["train_accuracy"] == 1.0

@@ -1,4 +1,5 @@
-"""Perturbation generators: EMN, SN, UCL and TUE behind one registry and one call.
+"""Perturbation generators: EMN, SN, UCL, TUE and the class-wise random control behind one
+registry and one call.
 
 ``generate(cfg, train, device, seed)`` (see :mod:`tue_core.perturb.registry`) is the entry point;
 the modules registered below are imported explicitly (no auto-discovery).
@@ -6,6 +7,7 @@ the modules registered below are imported explicitly (no auto-discovery).
 
 from __future__ import annotations
 
+from tue_core.perturb.classwise import ClasswiseRandomNoise
 from tue_core.perturb.emn import ErrorMinimizingNoise
 from tue_core.perturb.registry import PERTURBATIONS, GenerationResult, generate, parse_config
 from tue_core.perturb.sn import SyntheticNoise
@@ -16,9 +18,11 @@ PERTURBATIONS.register("emn")(ErrorMinimizingNoise)
 PERTURBATIONS.register("sn")(SyntheticNoise)
 PERTURBATIONS.register("ucl")(ContrastivePoisoning)
 PERTURBATIONS.register("tue")(TransferableUnlearnableExamples)
+PERTURBATIONS.register("classwise_random")(ClasswiseRandomNoise)
 
 __all__ = [
     "PERTURBATIONS",
+    "ClasswiseRandomNoise",
     "ContrastivePoisoning",
     "ErrorMinimizingNoise",
     "GenerationResult",

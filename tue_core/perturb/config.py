@@ -310,6 +310,22 @@ class TUEConfig(SSLMinMinBase):
         return ssl, csd
 
 
+class ClasswiseRandomConfig(Strict):
+    """Class-wise random noise, the control of class-wise shortcuts (``tue_core.perturb.classwise``):
+    one fixed pattern per class, random signs times ``eps`` (``sign``) or uniform in [-eps, eps]."""
+
+    method: Literal["classwise_random"] = "classwise_random"
+    eps: float = EPS_DEFAULT
+    pattern: Literal["sign", "uniform"] = "sign"
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+
+    @model_validator(mode="after")
+    def _check_eps(self) -> ClasswiseRandomConfig:
+        check_eps(self.eps)
+        return self
+
+
 PerturbConfig = Annotated[
-    EMNConfig | SNConfig | UCLConfig | TUEConfig, Field(discriminator="method")
+    EMNConfig | SNConfig | UCLConfig | TUEConfig | ClasswiseRandomConfig,
+    Field(discriminator="method"),
 ]

@@ -402,20 +402,23 @@ def _eval_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[J
     return jobs
 
 
-def _robust_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[Job]:
-    """The robustness grid's own jobs (its cells without a defense on the recipe's model are
-    Table 4's supervised evaluations and are counted there)."""
-    jobs, seen = [], set()
+def _robust_jobs(
+    cfg: Any, cells: list[Any], sizes: dict[str, DataSize], counted: set[str]
+) -> list[Job]:
+    """The robustness grid's jobs not in ``counted`` (the paper tables' outputs): its cells
+    without a defense on the recipe's model are plain supervised evaluations."""
+    jobs, seen = [], set(counted)
     for cell in cells:
-        if cell.shared or cell.metrics_path in seen:
+        if cell.metrics_path in seen:
             continue
         seen.add(cell.metrics_path)
-        rule = f"evaluate_robust_{'clean' if cell.poison is None else 'poisoned'}"
+        kind = "clean" if cell.poison is None else "poisoned"
+        rule = f"evaluate_{'supervised' if cell.shared else 'robust'}_{kind}"
         size = sizes.get(cell.target)
         if size is None:
             jobs.append(Job(rule, cell.metrics_path, unknown=(cell.target,)))
             continue
-        defense = cfg.defenses.get(cell.defense)
+        defense = None if cell.shared else cfg.defenses.get(cell.defense)
         done = robust_work(cfg.evaluation.supervised, size, defense, cell.model)
         jobs.append(Job(rule, cell.metrics_path, done))
     return jobs
@@ -492,7 +495,7 @@ def plan_jobs(
         rule = "swap_perturbation" if p.source == p.target else "transfer_perturbation"
         jobs.append(Job(rule, p.delta_path))
     jobs += _eval_jobs(cfg, cells, sizes)
-    jobs += _robust_jobs(cfg, robust, sizes)
+    jobs += _robust_jobs(cfg, robust, sizes, {job.output for job in jobs})
     jobs += _report_jobs(cfg, list(cfg.planner().cells()))
     return Plan(scale=cfg.scale.name, jobs=jobs, sizes=sizes, unknown=unknown)
 
