@@ -1,6 +1,7 @@
 """``tue-protect``: protect an image folder with an existing perturbation set.
 
     tue-protect --input photos/ --output photos_protected/ --perturbation tue_cifar10.npz
+    tue-protect ... --check   # then measure it: clean vs protected accuracy and a verdict
 
 See :mod:`tue_core.transfer.protect` for what is written and
 :mod:`tue_core.transfer.image_folder` for the accepted layouts. Exit status: 0 when every image
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 
 from tue_core import io
 from tue_core.perturb.artifact import load_perturbation
+from tue_core.transfer.check import CheckConfig, check_protection
 from tue_core.transfer.config import AUTO, TransferConfig
 from tue_core.transfer.protect import protect_folder
 from tue_core.transfer.strategies import STRATEGIES
@@ -49,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quantisation", default="round", choices=["round", "truncate"])
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty output folder")
+    check = parser.add_argument_group(
+        "check",
+        "--check trains a quick recipe on the clean and on the protected copies and reports "
+        "whether the protection removes what it learns (tue_core.transfer.check)",
+    )
+    check.add_argument("--check", action="store_true", help="measure the protection afterwards")
+    check.add_argument("--check-epochs", type=int, default=30, help="epochs per run (default 30)")
+    check.add_argument(
+        "--check-size", type=int, default=32, help="image size the check trains at (default 32)"
+    )
+    check.add_argument("--device", default="auto", help="device of the check (auto, cpu, cuda)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -78,6 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             quantisation=args.quantisation,
             overwrite=args.overwrite,
         )
+        if args.check:
+            settings = CheckConfig(epochs=args.check_epochs, image_size=args.check_size)
+            result = check_protection(
+                args.input, args.output, settings, device=args.device, seed=args.seed
+            )
+            for line in result.lines():
+                print(line)  # the owner's answer, on stdout
     except ValueError as err:  # includes PerturbationFileError and refused folders
         log.error("%s", err)
         return 2
