@@ -74,3 +74,20 @@ def test_partial_tables_mark_unrun_cells_missing(tmp_path, monkeypatch) -> None:
     assert set(table4[table4["method"] == "EMN"]["status"]) == {"missing"}
     with pytest.raises(ReferenceError, match="is not the results folder"):
         partial_tables(config, "results/other")
+
+
+def test_restore_then_missing_lists_only_what_the_next_sitting_must_make(
+    tmp_path, monkeypatch
+) -> None:
+    from tue_core.report.reference import missing_metrics, restore_metrics
+
+    config = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
+    monkeypatch.chdir(tmp_path)
+    done = "eval/supervised/synthetic10/clean/metrics.json"
+    io.atomic_write_json(Path("ref") / done, {"metrics": {"final_acc": 0.5}})
+    io.atomic_write_json(Path("results/demo") / "eval/supervised/x/clean/metrics.json", {"a": 1})
+    before = len(missing_metrics(config))
+    assert restore_metrics("ref", "results/demo") == [Path("results/demo") / done]
+    assert restore_metrics("ref", "results/demo") == []  # nothing is overwritten
+    after = missing_metrics(config)
+    assert len(after) == before - 1 and f"results/demo/{done}" not in after

@@ -13,7 +13,13 @@ rule, summed from Snakemake's benchmark files.
 
 With ``--partial CONFIG`` the tables are first rebuilt from whatever metrics exist (cells not run
 yet read ``missing``), so a grid spread over several sittings can be reported part-way; the
-manifest then says ``"partial": true``.
+manifest then says ``"partial": true``. On a fresh machine, ``--restore`` copies the committed
+evaluation metrics back into the results folder and ``--missing CONFIG`` prints the metrics files
+still to make, in table order, as Snakemake targets for the next sitting:
+
+    python -m tue_core.report.reference --restore --results R --out reference_results/X
+    snakemake --cores 2 $(python -m tue_core.report.reference --missing config/X.yaml \
+        --results R --out reference_results/X) --configfile config/X.yaml
 """
 
 from __future__ import annotations
@@ -149,6 +155,31 @@ def partial_tables(config_path: PathLike, results: PathLike) -> list[Path]:
     return written
 
 
+def restore_metrics(reference: PathLike, results: PathLike) -> list[Path]:
+    """Copy the committed evaluation metrics (and histories) of ``reference`` into ``results``
+    where ``results`` lacks them; returns what was restored (nothing is overwritten)."""
+    reference, results = Path(reference), Path(results)
+    restored = []
+    for pattern in ("eval/**/metrics.json", "eval/**/metrics.history.jsonl"):
+        for path in sorted(reference.glob(pattern)):
+            target = results / path.relative_to(reference)
+            if not target.exists():
+                io.atomic_write_bytes(target, path.read_bytes())
+                restored.append(target)
+    return restored
+
+
+def missing_metrics(config_path: PathLike) -> list[str]:
+    """The metrics files of every enabled table not made yet, in table order, deduplicated."""
+    from tue_core.config import load_config
+    from tue_core.plan.cells import unique
+
+    cfg = load_config(config_path)
+    cells = [c for table in cfg.planner().cells().values() for c in table]
+    paths = unique([c.metrics_path for c in [*cells, *cfg.planner().robustness()]])
+    return [p for p in paths if not Path(p).exists()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", required=True, help="a scale's output_dir, e.g. results/x")
@@ -163,8 +194,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CONFIG",
         help="rebuild the tables from the metrics that exist first (unrun cells: missing)",
     )
+    parser.add_argument(
+        "--restore", action="store_true", help="copy committed metrics back into --results, stop"
+    )
+    parser.add_argument(
+        "--missing", metavar="CONFIG", help="print the metrics files still to make, stop"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.restore:
+        log.info("restored %d files", len(restore_metrics(args.out, args.results)))
+        return 0
+    if args.missing:
+        print("\n".join(missing_metrics(args.missing)))
+        return 0
     seconds = args.run_wall_seconds
     note: dict[str, Any] = {} if seconds is None else {"last_run_wall_seconds": seconds}
     try:
