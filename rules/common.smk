@@ -27,7 +27,11 @@ def run_config(wildcards):
 
 def run_gpus(wildcards):
     """SN and the class-wise control are closed-form and run on the CPU; the others train a network."""
-    return 0 if CFG.perturbations[wildcards.run].method in ("sn", "classwise_random") else 1
+    return (
+        0
+        if CFG.perturbations[wildcards.run].method in ("sn", "classwise_random")
+        else 1
+    )
 
 
 def poison_delta(wildcards):
