@@ -87,8 +87,22 @@ def test_resize_perturbation_modes_and_clamp():
     bilinear = resize_perturbation(delta, (8, 8), "bilinear", eps=0.25)
     assert bilinear.shape == (2, 3, 8, 8) and np.abs(bilinear).max() <= 0.25
     assert resize_perturbation(delta, (4, 4)) is delta
-    with pytest.raises(ValueError, match=r"resize mode must be 'bilinear' or 'area', got 'cubic'"):
+    with pytest.raises(
+        ValueError, match=r"resize mode must be one of bilinear, area, nearest, got 'cubic'"
+    ):
         resize_perturbation(delta, (2, 2), "cubic")
+
+
+def test_nearest_resize_keeps_a_per_pixel_pattern_at_full_amplitude():
+    rng = np.random.default_rng(0)
+    delta = (rng.choice([-1.0, 1.0], size=(2, 3, 4, 4)) * 0.03).astype(np.float32)
+    doubled = resize_perturbation(delta, (8, 8), "nearest", eps=0.03)
+    assert np.array_equal(doubled, delta.repeat(2, axis=2).repeat(2, axis=3))
+    uneven = resize_perturbation(delta, (6, 6), "nearest", eps=0.03)
+    assert np.allclose(np.abs(uneven), 0.03)  # no blending: every pixel is a source pixel
+    assert set(np.unique(uneven)) <= set(np.unique(delta))
+    blurred = resize_perturbation(delta, (6, 6), "bilinear", eps=0.03)
+    assert np.abs(blurred).mean() < np.abs(uneven).mean()
 
 
 def test_assignment_roundtrip_and_checks(tmp_path):

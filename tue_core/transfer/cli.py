@@ -21,6 +21,7 @@ from tue_core.perturb.artifact import load_perturbation
 from tue_core.transfer.check import CheckConfig, check_protection
 from tue_core.transfer.config import AUTO, TransferConfig
 from tue_core.transfer.protect import protect_folder
+from tue_core.transfer.resize import RESIZE_MODES
 from tue_core.transfer.strategies import STRATEGIES
 
 log = logging.getLogger("tue_core.transfer.cli")
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resize",
         default="bilinear",
-        choices=["bilinear", "area"],
+        choices=list(RESIZE_MODES),
         help="how a perturbation is resized to another image size",
     )
     parser.add_argument("--quantisation", default="round", choices=["round", "truncate"])

@@ -56,7 +56,7 @@ class TransferConfig(Strict):
     strategy: str = AUTO
     more_samples: MoreSamplesOptions = MoreSamplesOptions()
     more_classes: MoreClassesOptions = MoreClassesOptions()
-    resize: Literal["bilinear", "area"] = "bilinear"
+    resize: Literal["bilinear", "area", "nearest"] = "bilinear"
 
     @field_validator("strategy")
     @classmethod

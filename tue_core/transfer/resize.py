@@ -1,9 +1,10 @@
 """Resizing perturbations to another image size (cross-dataset transfer, the protect command).
 
 A perturbation made for ``h x w`` images is resized to ``H x W`` with bilinear interpolation
-(``antialias=True`` when shrinking) or area averaging, then clamped back to ``[-eps, eps]``. Both
-filters have non-negative weights, so the clamp only removes float rounding; it is kept so that the
-budget holds by construction. The per-pixel amplitude is kept: an L2-bounded perturbation (SN) is
+(``antialias=True`` when shrinking), area averaging, or nearest neighbour (each source pixel
+becomes a block of pixels: a per-pixel pattern keeps its full amplitude instead of being blurred),
+then clamped back to ``[-eps, eps]``. All three filters have non-negative weights, so the clamp
+only removes float rounding; it is kept so that the budget holds by construction. The per-pixel amplitude is kept: an L2-bounded perturbation (SN) is
 not renormalised, so its L2 norm grows with the number of pixels.
 """
 
@@ -13,7 +14,8 @@ from typing import Literal
 
 import numpy as np
 
-ResizeMode = Literal["bilinear", "area"]
+ResizeMode = Literal["bilinear", "area", "nearest"]
+RESIZE_MODES: tuple[str, ...] = ("bilinear", "area", "nearest")
 _CHUNK = 4096  # rows per block (bounded float32 temporaries)
 
 
@@ -30,8 +32,8 @@ def resize_perturbation(
     import torch
     import torch.nn.functional as F
 
-    if mode not in ("bilinear", "area"):
-        raise ValueError(f"resize mode must be 'bilinear' or 'area', got {mode!r}")
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"resize mode must be one of {', '.join(RESIZE_MODES)}, got {mode!r}")
     height, width = (int(v) for v in size_hw)
     if height < 1 or width < 1:
         raise ValueError(f"target size must be positive, got {size_hw}")
@@ -49,6 +51,8 @@ def resize_perturbation(
                 align_corners=False,
                 antialias=shrinking,
             )
+        elif mode == "nearest":  # nearest-exact: pixel centres, no half-pixel shift
+            block = F.interpolate(block, size=(height, width), mode="nearest-exact")
         else:
             block = F.interpolate(block, size=(height, width), mode="area")
         out[start : start + _CHUNK] = block.clamp_(-eps, eps).numpy()
