@@ -154,6 +154,25 @@ def test_extra_runs_are_supervised_cells_with_their_sidecar() -> None:
         load_config(demo(extra={"runs": ["tue_x"]}))
 
 
+def test_extra_swap_runs_add_swap_cells_that_read_the_generation_sidecar() -> None:
+    extra = {"runs": ["emn", "tue_simclr"], "swap_runs": ["tue_simclr", "sn"]}
+    cells = load_config(demo(extra=extra)).planner().cells()["extra"]
+    assert [(c.poison.run, c.correspondence) for c in cells] == [
+        ("emn", "original"),
+        ("tue_simclr", "original"),
+        ("tue_simclr", "intra"),
+        ("tue_simclr", "inter"),
+        ("sn", "intra"),
+        ("sn", "inter"),
+    ]
+    assert cells[2].metrics_path.endswith("/synthetic10/tue_simclr/intra/metrics.json")
+    assert cells[3].poison.delta_path.endswith("/tue_simclr/inter/perturbation.npz")
+    sidecar = "results/demo/perturbations/synthetic10/tue_simclr/delta.json"
+    assert {c.run_record()["delta_sidecar"] for c in cells[1:4]} == {sidecar}
+    with pytest.raises(ConfigError, match=r"tables.extra.swap_runs: perturbation run 'tue_x'"):
+        load_config(demo(extra={"swap_runs": ["tue_x"]}))
+
+
 def test_extra_clean_rows_name_their_role() -> None:
     cells = load_config(demo(extra={"clean": ["svhn_small"]})).planner().cells()["extra"]
     assert [(c.method, c.protected_dataset, c.poison) for c in cells] == [

@@ -63,9 +63,10 @@ def test_each_row_reads_its_accuracy_and_its_perturbation_diagnostics(tmp_path, 
     assert second["status"] == "missing" and math.isnan(second["ours"])  # no metrics yet
     text = paths["md"].read_text()
     assert (
-        "| CIFAR-10 | TUE (SimCLR) | `tue_a` | released | 20.00 | 0.01 | 100.00 / 75.00 |" in text
+        "| CIFAR-10 | TUE (SimCLR) | `tue_a` | Original | released | 20.00 | 0.01 "
+        "| 100.00 / 75.00 |" in text
     )
-    assert "`tue_b` | paper | missing | 3.5 |" in text
+    assert "`tue_b` | Original | paper | missing | 3.5 |" in text
 
 
 def test_a_clean_row_has_accuracy_and_no_perturbation_columns(tmp_path, demo_scale):
@@ -75,4 +76,4 @@ def test_a_clean_row_has_accuracy_and_no_perturbation_columns(tmp_path, demo_sca
     paths = write_extra_table([cell], tmp_path / "tables", demo_scale)
     row = pd.read_csv(paths["csv"]).iloc[0]
     assert row["ours"] == 90.0 and math.isnan(row["csd_whole_set"])
-    assert "| CIFAR-10 | Clean Data | - |  | 90.00 | - | - |" in paths["md"].read_text()
+    assert "| CIFAR-10 | Clean Data | - | Original |  | 90.00 | - | - |" in paths["md"].read_text()

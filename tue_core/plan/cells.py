@@ -27,6 +27,7 @@ METHOD_LABELS = {
     "sn": "SN",
     "ucl": "UCL",
     "tue": "TUE",
+    "tue_patch": "TUE-patch",
     "classwise_random": "Class-wise random",
 }
 CORRESPONDENCES = ("original", "intra", "inter")
@@ -100,11 +101,13 @@ class Cell:
         }
 
     def run_record(self) -> dict[str, Any]:
-        """:meth:`record` plus the perturbation run and its sidecar (``tables.extra`` rows);
-        both are empty for a clean cell."""
+        """:meth:`record` plus the perturbation run and the sidecar of its generation (which a
+        swap or transfer of it does not change; ``tables.extra`` rows); both are empty for a
+        clean cell."""
         if self.poison is None:
             return {**self.record(), "run": "", "delta_sidecar": ""}
-        sidecar = self.poison.delta_path.rsplit(".", 1)[0] + ".json"
+        generated = Poison(self.poison.source, self.poison.source, self.poison.run, root=self.root)
+        sidecar = generated.delta_path.rsplit(".", 1)[0] + ".json"
         return {**self.record(), "run": self.poison.run, "delta_sidecar": sidecar}
 
 
@@ -248,14 +251,16 @@ class Planner:
             )
         for role in table.datasets:
             key = self.dataset(role, "tables.extra.datasets")
-            for run in table.runs:
-                method, backbone = self.label(run, "tables.extra.runs")
-                poison = self.poison(key, key, run)
-                cells.append(
-                    self.cell(
-                        "extra", role, role, method, backbone, "original", "supervised", key, poison
+            for run in unique([*table.runs, *table.swap_runs]):
+                where = "tables.extra.runs" if run in table.runs else "tables.extra.swap_runs"
+                method, backbone = self.label(run, where)
+                for corr in _extra_correspondences(run, table):
+                    poison = self.poison(key, key, run, corr)
+                    cells.append(
+                        self.cell(
+                            "extra", role, role, method, backbone, corr, "supervised", key, poison
+                        )
                     )
-                )
         return cells
 
     def table6(self) -> list[Cell]:
@@ -361,6 +366,12 @@ class Planner:
             self.dataset(fig6.dataset, "tables.figure6.dataset")
             for run in fig6.runs:
                 self.run(run, "tables.figure6.runs")
+
+
+def _extra_correspondences(run: str, table: Any) -> list[str]:
+    """``original`` for ``tables.extra.runs``, the two swaps for ``tables.extra.swap_runs``."""
+    swaps = [c for c in CORRESPONDENCES if c != "original"] if run in table.swap_runs else []
+    return (["original"] if run in table.runs else []) + swaps
 
 
 def _run_for(method: str, backbone: str) -> str | None:

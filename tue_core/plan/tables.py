@@ -97,6 +97,9 @@ class ExtraRuns(Strict):
     enabled: bool = True
     datasets: list[Role] = Field(default_factory=lambda: ["cifar10"])
     runs: list[str] = Field(default_factory=list)
+    # Runs also listed under Tables 2/5's intra- and inter-class swaps, e.g. a variant that the
+    # paper's swap tables have no row for.
+    swap_runs: list[str] = Field(default_factory=list)
     # Roles whose clean supervised accuracy is listed too, e.g. the targets of Tables 3 and 6,
     # which the paper's tables give no clean column for.
     clean: list[Role] = Field(default_factory=list)

@@ -2,8 +2,8 @@
 
 The paper's Table 4 has one TUE row per backbone, so a scale that fills it with TUE's released
 mode cannot show the paper's mode there, and Tables 3 and 6 have no clean column. Such runs are
-listed here, one row each: the supervised test accuracy after training on the run's unlearnable
-set (or the clean set), beside the perturbation's own diagnostics from its sidecar (whole-set
+listed here, one row each (per correspondence: a run's intra- and inter-class swaps too): the
+supervised test accuracy after training on the run's unlearnable set (or the clean set), beside the perturbation's own diagnostics from its sidecar (whole-set
 CSD, Eq. 4, and the linear separability of delta alone), so an accuracy can be read against what
 the generator produced.
 """
@@ -20,7 +20,7 @@ import pandas as pd
 
 from tue_core import io
 from tue_core.report.collect import read_metrics
-from tue_core.report.paper import DATASET_LABELS, method_label
+from tue_core.report.paper import CORRESPONDENCE_LABELS, DATASET_LABELS, method_label
 from tue_core.report.scale import check_scale, format_scale
 
 EXTRA_COLUMNS: tuple[str, ...] = (
@@ -28,6 +28,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "run",
     "method",
     "backbone",
+    "correspondence",
     "mode",
     "status",
     "ours",
@@ -61,6 +62,7 @@ def extra_row(cell: Mapping[str, Any]) -> dict[str, Any]:
         "run": cell["run"],
         "method": cell["method"],
         "backbone": cell["backbone"],
+        "correspondence": cell["correspondence"],
         "mode": gen.get("mode") or "",
         "status": "ok" if math.isfinite(final) else "missing",
         "ours": round(final, 4),
@@ -92,9 +94,9 @@ def extra_markdown(frame: pd.DataFrame, scale: Mapping[str, Any]) -> str:
     lines = [
         "## Each run's accuracy beside its perturbation's diagnostics",
         "",
-        "| Dataset | Method | Run | Mode | Supervised test acc. (%) | CSD (whole set) "
-        "| Linear separability of delta, train / held out (%) |",
-        "|---|---|---|---|---|---|---|",
+        "| Dataset | Method | Run | Correspondence | Mode | Supervised test acc. (%) "
+        "| CSD (whole set) | Linear separability of delta, train / held out (%) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in frame.to_dict("records"):
         run = f"`{row['run']}`" if row["run"] else "-"
@@ -108,7 +110,8 @@ def extra_markdown(frame: pd.DataFrame, scale: Mapping[str, Any]) -> str:
             csd = "missing" if not math.isfinite(csd) else f"{csd:.4g}"
         lines.append(
             f"| {DATASET_LABELS[row['protected_dataset']]} "
-            f"| {method_label(row['method'], row['backbone'])} | {run} | {row['mode']} "
+            f"| {method_label(row['method'], row['backbone'])} | {run} "
+            f"| {CORRESPONDENCE_LABELS[row['correspondence']]} | {row['mode']} "
             f"| {_cell_text(row['ours'])} | {csd} "
             f"| {separability} |"
         )
