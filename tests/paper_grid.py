@@ -6,18 +6,21 @@
 # evaluations (53 + 2 supervised, 24 + 6 linear-probe). Beyond the paper, the robustness grid:
 # clean + 4 runs + the class-wise random control under 12 defenses and with 4 other architectures
 # (102 cells: 6 are plain supervised runs, 5 of them Table 4's; the control adds 1 generation).
+# The block-constant TUE variant (tue_patch) adds 1 generation, its 2 swaps, 3 supervised
+# evaluations (tables.extra) and a robustness row (16 cells).
 PAPER_ALL = {
     "prepare_dataset": 4,
-    "generate_perturbation": 19,
-    "swap_perturbation": 20,
+    "generate_perturbation": 20,
+    "swap_perturbation": 22,
     "transfer_perturbation": 15,
     "evaluate_supervised_clean": 2,
-    "evaluate_supervised_poisoned": 54,
+    "evaluate_supervised_poisoned": 57,
     "evaluate_linear_probe_clean": 6,
     "evaluate_linear_probe_poisoned": 24,
     "evaluate_robust_clean": 16,
-    "evaluate_robust_poisoned": 80,
+    "evaluate_robust_poisoned": 96,
     "table": 5,
+    "extra_table": 1,
     "robustness_table": 1,
     "figure_bars": 2,
     "figure_tsne": 3,
@@ -26,5 +29,6 @@ PAPER_ALL = {
     "all": 1,
 }
 
-# The demo's robustness grid is smaller (clean + 2 runs + the control, 2 defenses, 1 other model).
+# The demo's robustness grid is smaller (clean + 2 runs + the control, 2 defenses, 1 other model);
+# it has no tue_patch row.
 DEMO_ALL = {**PAPER_ALL, "evaluate_robust_clean": 3, "evaluate_robust_poisoned": 9}

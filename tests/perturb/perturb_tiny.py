@@ -59,6 +59,9 @@ def tiny_config(method: str, backbone: str = "simclr", **overrides: Any) -> dict
         cfg = {"method": "classwise_random"}
     elif method in ("ucl", "tue"):
         cfg = {"method": method, "backbone": backbone, "ssl": TINY_HEADS[backbone], **TINY_SSL}
+    elif method == "tue_patch":  # 4x4 blocks on the 16x16 toy images
+        cfg = {"method": method, "backbone": backbone, "ssl": TINY_HEADS[backbone], **TINY_SSL}
+        cfg["patch_size"] = 4
     else:
         raise KeyError(f"no tiny config for {method!r}; add one to tests/perturb/tiny_configs.py")
     cfg["diagnostics"] = {"linear_steps": 5, "holdout_fraction": 0.0}

@@ -10,10 +10,10 @@ from tue_core.perturb.config import EMNConfig, SNConfig, TUEConfig, UCLConfig
 
 
 def test_registry_matches_config_union() -> None:
-    assert PERTURBATIONS.names() == ["classwise_random", "emn", "sn", "tue", "ucl"]
+    assert PERTURBATIONS.names() == ["classwise_random", "emn", "sn", "tue", "tue_patch", "ucl"]
     for name in PERTURBATIONS.names():
         cfg = parse_config(
-            {"method": name, **({"backbone": "simclr"} if name in ("ucl", "tue") else {})}
+            {"method": name, **({"backbone": "simclr"} if name.startswith(("ucl", "tue")) else {})}
         )
         assert cfg.method == name
 

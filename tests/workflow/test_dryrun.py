@@ -117,8 +117,9 @@ def test_cifar10_cpu_disables_cifar100_cells() -> None:
 
 def test_cifar10_cpu_full_plans_its_cut_grid() -> None:
     counts = job_counts("--configfile", "config/cifar10-cpu-full.yaml")
-    # CIFAR-10 (7 runs) + EMN/SN/TUE on the source group + EMN/SN on the svhn_small group
-    assert counts["generate_perturbation"] == 12
+    # CIFAR-10 (9 runs: Table 4's 6, TUE paper mode, the class-wise control, TUE-patch)
+    # + EMN/SN/TUE on the source group + EMN/SN on the svhn_small group
+    assert counts["generate_perturbation"] == 14
     assert counts["evaluate_supervised_clean"] == 3  # CIFAR-10 and the two target groups
     assert counts["evaluate_linear_probe_poisoned"] == 4  # SimCLR only: EMN, SN, UCL, TUE
     assert counts["extra_table"] == 1

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
 from tue_core.evaluate.supervised import SupervisedConfig
-from tue_core.perturb.constraints import check_eps, check_step_size
+from tue_core.perturb.constraints import LinfBall, PatchLinfBall, check_eps, check_step_size
 from tue_core.ssl.augment import AugmentConfig
 from tue_core.ssl.config import (
     MoCoConfig,
@@ -74,6 +74,10 @@ class PGDMethodBase(Strict):
         check_eps(self.eps)
         check_step_size(self.step_size, self.eps)
         return self
+
+    def constraint(self) -> LinfBall:
+        """The set delta lives in (and how a PGD step moves in it): the per-pixel L-inf ball."""
+        return LinfBall(self.eps)
 
 
 # HanxunH's generation surrogate: ResNet-18, SGD lr 0.1 / momentum 0.9 / wd 5e-4, grad-norm clip
@@ -310,6 +314,23 @@ class TUEConfig(SSLMinMinBase):
         return ssl, csd
 
 
+class PatchTUEConfig(TUEConfig):
+    """TUE with a block-constant delta (ours, beyond the paper): Eq. 5 with CSD computed on delta,
+    optimised over ``delta = upsample_nearest(theta)`` with one value per ``patch_size`` block and
+    channel, projected to the same L-inf ``eps`` (:class:`~tue_core.perturb.constraints.PatchLinfBall`).
+
+    TUE's CSD drives delta to one pattern per class that is independent per pixel, which a crop
+    shift of a few pixels decorrelates; SN's 8x8 patches survive such shifts (docs/tue-patch.md).
+    ``patch_size`` defaults to SN's 8 and must divide the image size.
+    """
+
+    method: Literal["tue_patch"] = "tue_patch"  # type: ignore[assignment]
+    patch_size: PositiveInt = 8
+
+    def constraint(self) -> LinfBall:
+        return PatchLinfBall(self.eps, patch=self.patch_size)
+
+
 class ClasswiseRandomConfig(Strict):
     """Class-wise random noise, the control of class-wise shortcuts (``tue_core.perturb.classwise``):
     one fixed pattern per class, random signs times ``eps`` (``sign``) or uniform in [-eps, eps]."""
@@ -326,6 +347,6 @@ class ClasswiseRandomConfig(Strict):
 
 
 PerturbConfig = Annotated[
-    EMNConfig | SNConfig | UCLConfig | TUEConfig | ClasswiseRandomConfig,
+    EMNConfig | SNConfig | UCLConfig | TUEConfig | PatchTUEConfig | ClasswiseRandomConfig,
     Field(discriminator="method"),
 ]

@@ -52,7 +52,8 @@ class PGD:
     """Projected sign-gradient descent (Madry et al. 2018) used as the inner min of Eq. 1 / S2 of Eq. 6.
 
     One step: ``delta <- Proj_ball(delta - step_size * sign(grad_delta objective))``, where the
-    projection clamps to ``[-eps, eps]`` and keeps ``x + delta`` in [0, 1] (reference toolbox.py).
+    projection clamps to ``[-eps, eps]`` and keeps ``x + delta`` in [0, 1] (reference toolbox.py);
+    the ball owns the step (``ball.step``), so a block-constant ball steps on its blocks instead.
     A step whose objective does not depend on delta (e.g. CSD of a batch holding a single class)
     leaves delta unchanged.
 
@@ -109,5 +110,6 @@ class PGD:
         (grad,) = torch.autograd.grad(loss, delta, allow_unused=True)
         if grad is None:
             return delta.detach(), loss.detach().float()
-        stepped = delta.detach() - self.step_size * grad.sign()
-        return self.ball.project(stepped, batch.images), loss.detach().float()
+        return self.ball.step(
+            delta.detach(), grad, self.step_size, batch.images
+        ), loss.detach().float()

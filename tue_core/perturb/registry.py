@@ -97,9 +97,16 @@ def load_initial_delta(cfg: Any, train: PreparedDataset) -> np.ndarray | None:
     return pset.delta
 
 
-def check_dataset(train: PreparedDataset) -> None:
+def check_dataset(train: PreparedDataset, cfg: Any = None) -> None:
+    """Refuse an empty split, or images the method's constraint set cannot cover (patch sizes)."""
     if len(train) == 0:
         raise ValueError(f"dataset {train.name}/{train.split} has no images")
+    constraint = getattr(cfg, "constraint", None)
+    if constraint is not None:
+        try:
+            constraint().check_image_size(*train.image_size)
+        except ValueError as err:
+            raise ValueError(f"{cfg.method} on {train.name}/{train.split}: {err}") from None
     if train.split != "train":
         log.warning("generating perturbations for the %r split of %s", train.split, train.name)
 
@@ -129,7 +136,7 @@ def generate(
         on_checkpoint: called with the number of saves after each one (fault-injection tests).
     """
     cfg = parse_config(cfg)
-    check_dataset(train)
+    check_dataset(train, cfg)
     init = load_initial_delta(cfg, train)  # bad files fail here, before any work
     device = resolve_device(device) if isinstance(device, str) else device
     method = PERTURBATIONS.get(cfg.method)(cfg)
@@ -229,6 +236,8 @@ def describe(
         },
         "eps": out.eps if math.isfinite(out.eps) else None,
         "norm": out.norm,
+        # how delta is parameterised (per pixel, or one value per block for tue_patch)
+        "parameterisation": cfg.constraint().describe() if hasattr(cfg, "constraint") else None,
         "seed": seed,
         "schedule": out.schedule,
         "stop_reason": out.schedule.get("stop_reason"),

@@ -30,7 +30,6 @@ from tue_core.perturb.alternating import (
 from tue_core.perturb.bank import DeltaBank
 from tue_core.perturb.base import MethodOutput
 from tue_core.perturb.config import SSLMinMinBase
-from tue_core.perturb.constraints import LinfBall
 from tue_core.perturb.device_data import DeviceData, epoch_batches
 from tue_core.perturb.objectives import Objective
 from tue_core.perturb.pgd import PGD
@@ -99,7 +98,7 @@ def run_ssl_minmin(
     seed_everything(seed)
     generator = make_generator(stream_seed(seed), data.device)
     trainer = build_trainer(cfg, data, seed)
-    ball = LinfBall(cfg.eps)
+    ball = cfg.constraint()
     bank = initial_bank(data, ball, random_start=cfg.random_start, generator=generator, init=init)
     objective = plan.objective(trainer.augment)
     pgd = PGD(objective, ball, cfg.pgd_steps, cfg.step_size, train_mode=cfg.pgd_train_mode)

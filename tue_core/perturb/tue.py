@@ -29,7 +29,7 @@ import torch
 
 from tue_core.checkpoint import Checkpoint
 from tue_core.perturb.base import MethodOutput
-from tue_core.perturb.config import TUEConfig
+from tue_core.perturb.config import PatchTUEConfig, TUEConfig
 from tue_core.perturb.device_data import DeviceData
 from tue_core.perturb.objectives import ClasswiseSeparability, Objective, SSLObjective, WeightedSum
 from tue_core.perturb.ssl_minmin import MinMinPlan, run_ssl_minmin
@@ -79,3 +79,12 @@ class TransferableUnlearnableExamples:
             }
         )
         return out
+
+
+class PatchTransferableUnlearnableExamples(TransferableUnlearnableExamples):
+    """TUE over block-constant perturbations (ours): the same Eq. 5-6 and schedules, with delta
+    constrained to ``PatchTUEConfig.patch_size`` blocks (``PatchLinfBall``) so that the class-wise
+    patterns CSD converges to survive crop shifts of a few pixels (docs/tue-patch.md)."""
+
+    def __init__(self, cfg: PatchTUEConfig) -> None:
+        super().__init__(cfg)

@@ -327,13 +327,13 @@ def ssl_minmin_work(cfg: Any, size: DataSize) -> tuple[Work, ...]:
     return (work(f"ssl_train:{backbone}", cfg.epochs * seen, width, px, train_fwd), pgd)
 
 
-_MODEL_METHODS = ("emn", "ucl", "tue")  # SN: closed form on the CPU, no model work
+_MODEL_METHODS = ("emn", "ucl", "tue", "tue_patch")  # SN: closed form on the CPU, no model work
 
 
 def generation_work(cfg: Any, size: DataSize, emn_rounds: int) -> tuple[Work, ...]:
     if cfg.method == "emn":
         return emn_work(cfg, size, emn_rounds)
-    if cfg.method in ("ucl", "tue"):
+    if cfg.method in ("ucl", "tue", "tue_patch"):
         return ssl_minmin_work(cfg, size)
     return ()
 
