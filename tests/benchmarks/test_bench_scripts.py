@@ -126,3 +126,63 @@ def test_generation_cost_times_one_unit_of_each_generator(tmp_path: Path) -> Non
     assert emn["seconds_per_unit"] >= emn["noise_pass_seconds"] > 0
     assert tue["unit"] == "noise pass" and tue["surrogate_trained"] and tue["model_steps"] == 2
     assert tue["units_in_schedule"] == 1  # demo: 1 epoch of 2 batches, 3 steps per pass
+
+
+def test_owner_scale_protects_and_checks_each_pair_training_the_clean_run_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from benchmarks import owner_scale
+    from tue_core.perturb.artifact import PerturbationSet
+    from tue_core.perturb.registry import GenerationResult
+
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        folder = tmp_path / "cifar" / "test" / name
+        folder.mkdir(parents=True)
+        for k in range(5):
+            pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{k:04d}.jpg")
+    labels = np.arange(20) % 4
+    delta = (np.sign(rng.standard_normal((4, 3, 32, 32))) * 8 / 255)[labels].astype(np.float32)
+    pset = PerturbationSet(delta=delta, labels=labels, eps=8 / 255, norm="linf")
+    meta = {
+        "csd_whole_set": 0.0,
+        "linear_separability": {},
+        "losses": {},
+        "device": "cpu",
+        "runtime_seconds": 0.0,
+    }
+    GenerationResult(pset=pset, meta=meta, config={}).save(tmp_path / "delta.npz")
+    calls = []
+    real = owner_scale.train_supervised
+    monkeypatch.setattr(
+        owner_scale, "train_supervised", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    out = tmp_path / "owner.json"
+    owner_scale.main(
+        [
+            "--cifar", str(tmp_path / "cifar"),
+            "--perturbation", f"cw={tmp_path / 'delta.npz'}",
+            "--resize", "bilinear", "nearest",
+            "--classes", "cat", "dog",
+            "--train-per-class", "3", "--test-per-class", "2",
+            "--size", "40", "--epochs", "1",
+            "--work", str(tmp_path / "work"), "--out", str(out),
+        ]
+    )  # fmt: skip
+    record = json.loads(out.read_text())
+    assert [(r["perturbation"], r["resize"]) for r in record["rows"]] == [
+        ("cw", "bilinear"),
+        ("cw", "nearest"),
+    ]
+    assert len(calls) == 3  # one clean run, shared, and one protected run per pair
+    first, second = record["rows"]
+    assert first["clean_final"] == second["clean_final"] and "verdict" in first
+    owner = tmp_path / "work" / "owner"
+    assert (
+        len(list(owner.glob("train/*/*.png"))) == 6 and len(list(owner.glob("test/*/*.png"))) == 4
+    )
+    with Image.open(next(owner.glob("train/cat/*.png"))) as image:
+        assert image.size == (40, 40)
