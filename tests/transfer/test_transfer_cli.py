@@ -128,3 +128,33 @@ def test_bad_perturbation_file_is_reported(photos, tmp_path, caplog):
     bogus.write_bytes(b"zip? no")
     assert _run(photos, tmp_path / "out", bogus) == 2
     assert "cannot read perturbation file" in caplog.text
+
+
+def test_a_perturbation_over_its_own_budget_is_refused_naming_the_file(photos, tmp_path, caplog):
+    labels = np.repeat(np.arange(2), 3).astype(np.int64)
+    delta = np.full((6, 3, 8, 8), 16 / 255, np.float32)  # declared eps 8/255, made at 16/255
+    loud = PerturbationSet(delta, labels, 16 / 255).save(tmp_path / "loud.npz", io.RunMeta("t"))
+    arrays = dict(np.load(loud))
+    np.savez(loud, **{**arrays, "eps": np.float64(EPS)})  # a file that lies about its budget
+    io.sidecar_path(loud).unlink()  # a user's own file, without a sidecar to check it against
+    before = sorted(photos.rglob("*"))
+    assert _run(photos, tmp_path / "out", loud, "--overwrite") == 2
+    assert "loud.npz" in caplog.text
+    assert "max |delta| = 0.0627451 (16.00/255) exceeds the set's own L-inf budget" in caplog.text
+    assert not (tmp_path / "out").exists() and sorted(photos.rglob("*")) == before
+
+
+def test_check_of_a_one_class_folder_is_refused_before_anything_is_written(
+    tmp_path, perturbation, caplog
+):
+    root = tmp_path / "one"
+    for k in range(3):
+        _image(root / "cat" / f"{k}.png", seed=k)
+    before = sorted(root.rglob("*"))
+    assert _run(root, tmp_path / "out", perturbation, "--check") == 2
+    assert "the check needs at least 2 classes with images, found 1 (cat)" in caplog.text
+    assert not (tmp_path / "out").exists() and sorted(root.rglob("*")) == before
+    _image(root / "dog" / "only.png", seed=9)
+    assert _run(root, tmp_path / "out", perturbation, "--check") == 2
+    assert "class(es) 'dog' have 1 image" in caplog.text
+    assert not (tmp_path / "out").exists()

@@ -18,6 +18,7 @@ import numpy as np
 from tue_core import io
 
 FORMAT_VERSION = 1
+EPS_TOLERANCE = 1e-6  # float32 rounding of clamp(x + delta) - x
 
 
 class PerturbationFileError(ValueError):
@@ -46,6 +47,13 @@ class PerturbationSet:
             )
         if not np.isfinite(self.delta).all():
             raise PerturbationFileError("delta contains NaN or infinite values")
+        if self.norm == "linf" and len(self):
+            largest = float(np.abs(self.delta).max())
+            if largest > self.eps + EPS_TOLERANCE:
+                raise PerturbationFileError(
+                    f"max |delta| = {largest:.6g} ({255 * largest:.2f}/255) exceeds the set's own "
+                    f"L-inf budget eps = {self.eps:.6g} ({255 * self.eps:.2f}/255)"
+                )
 
     def __len__(self) -> int:
         return int(self.delta.shape[0])

@@ -123,6 +123,26 @@ def verdict(clean: RunSummary, protected: RunSummary, chance: float) -> str:
     return f"NOT EFFECTIVE: the protection {share}; do not rely on it for this data"
 
 
+def check_can_run(input_root: str | Path) -> None:
+    """Refuse, before anything is protected, a folder the check cannot measure: fewer than two
+    classes, or (without a ``test/`` split) a class with fewer than two images."""
+    input_root = Path(input_root)
+    folder = scan_image_folder(input_root)
+    counts = np.bincount(folder.labels, minlength=len(folder.class_names))
+    if np.count_nonzero(counts) < 2:
+        raise ValueError(
+            f"{input_root}: the check needs at least 2 classes with images, found "
+            f"{np.count_nonzero(counts)} ({', '.join(folder.class_names)})"
+        )
+    if folder.class_root == input_root or not (input_root / "test").is_dir():
+        small = [n for n, c in zip(folder.class_names, counts, strict=True) if 0 < c < 2]
+        if small:
+            raise ValueError(
+                f"{input_root}: class(es) {', '.join(map(repr, small))} have 1 image; without a "
+                "test/ split the check holds out part of each class and needs at least 2 per class"
+            )
+
+
 def _manifest_rows(output_root: Path) -> list[dict[str, str]]:
     path = output_root / MANIFEST_FILE
     if not path.is_file():

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from tue_core import io
 from tue_core.perturb.artifact import load_perturbation
-from tue_core.transfer.check import CheckConfig, check_protection
+from tue_core.transfer.check import CheckConfig, check_can_run, check_protection
 from tue_core.transfer.config import AUTO, TransferConfig
 from tue_core.transfer.protect import protect_folder
 from tue_core.transfer.resize import RESIZE_MODES
@@ -81,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
     try:
+        settings = None
+        if args.check:  # refuse what the check cannot measure before anything is written
+            settings = CheckConfig(epochs=args.check_epochs, image_size=args.check_size)
+            check_can_run(args.input)
         pset = load_perturbation(args.perturbation, verify=_has_sidecar(args.perturbation))
         report = protect_folder(
             args.input,
@@ -92,8 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             quantisation=args.quantisation,
             overwrite=args.overwrite,
         )
-        if args.check:
-            settings = CheckConfig(epochs=args.check_epochs, image_size=args.check_size)
+        if settings is not None:
             result = check_protection(
                 args.input, args.output, settings, device=args.device, seed=args.seed
             )
