@@ -13,7 +13,8 @@ made on the training split) and upscaled to ``--size`` pixels (bicubic), written
 :func:`tue_core.transfer.protect.protect_folder` and checked with
 :func:`tue_core.transfer.check.check_protection`, the library calls behind ``tue-protect
 --check``, with its default quick recipe. The clean run is the same for every pair (same images,
-recipe and seed), so it is trained once and reused. One JSON row per pair: clean and protected
+recipe and seed), so it is trained once and reused, also by a later invocation with the same
+``--work`` folder. One JSON row per pair: clean and protected
 final/peak accuracy, the drop, the verdict, and the seconds it took.
 """
 
@@ -26,6 +27,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +80,10 @@ def build_small_set(
     return out
 
 
-def cached_train() -> Callable[..., EvalResult]:
-    """``train_supervised`` that trains each (images, labels, test, recipe, seed) only once."""
-    cache: dict[str, EvalResult] = {}
+def cached_train(cache_dir: Path) -> Callable[..., EvalResult]:
+    """``train_supervised`` that trains each (images, labels, test, recipe, seed) only once, also
+    across invocations (its results are kept as JSON in ``cache_dir``)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
 
     def train(
         data: PreparedDataset,
@@ -93,12 +96,13 @@ def cached_train() -> Callable[..., EvalResult]:
         for array in (data.images, data.labels, test.images, test.labels):
             digest.update(np.ascontiguousarray(array).tobytes())
         digest.update(json.dumps([recipe.model_dump(mode="json"), seed]).encode())
-        key = digest.hexdigest()
-        if key not in cache:
-            cache[key] = train_supervised(data, test, recipe, device, seed)
-        else:
-            log.info("reusing the identical clean run")
-        return cache[key]
+        path = cache_dir / f"{digest.hexdigest()}.json"
+        if path.is_file():
+            log.info("reusing the identical run %s", path)
+            return EvalResult(**io.read_json(path))
+        result = train_supervised(data, test, recipe, device, seed)
+        io.atomic_write_json(path, asdict(result))
+        return result
 
     return train
 
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.size,
     )
     check = CheckConfig(epochs=args.epochs, image_size=args.check_size)
-    train = cached_train()
+    train = cached_train(work / "runs")
     rows = []
     for spec in args.perturbation:
         name, path = spec.split("=", 1)

@@ -161,7 +161,7 @@ def test_owner_scale_protects_and_checks_each_pair_training_the_clean_run_once(
         owner_scale, "train_supervised", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     out = tmp_path / "owner.json"
-    owner_scale.main(
+    argv = (
         [
             "--cifar", str(tmp_path / "cifar"),
             "--perturbation", f"cw={tmp_path / 'delta.npz'}",
@@ -172,6 +172,7 @@ def test_owner_scale_protects_and_checks_each_pair_training_the_clean_run_once(
             "--work", str(tmp_path / "work"), "--out", str(out),
         ]
     )  # fmt: skip
+    owner_scale.main(argv)
     record = json.loads(out.read_text())
     assert [(r["perturbation"], r["resize"]) for r in record["rows"]] == [
         ("cw", "bilinear"),
@@ -180,6 +181,12 @@ def test_owner_scale_protects_and_checks_each_pair_training_the_clean_run_once(
     assert len(calls) == 3  # one clean run, shared, and one protected run per pair
     first, second = record["rows"]
     assert first["clean_final"] == second["clean_final"] and "verdict" in first
+    again = tmp_path / "again.json"
+    owner_scale.main([*argv[:-1], str(again)])  # a later invocation reuses the stored runs
+    assert len(calls) == 3 and json.loads(again.read_text())["rows"] == [
+        {**row, "seconds": new["seconds"]}
+        for row, new in zip(record["rows"], json.loads(again.read_text())["rows"], strict=True)
+    ]
     owner = tmp_path / "work" / "owner"
     assert (
         len(list(owner.glob("train/*/*.png"))) == 6 and len(list(owner.glob("test/*/*.png"))) == 4
