@@ -111,9 +111,8 @@ class PatchLinfBall(LinfBall):
 
     def coarse(self, delta: Tensor) -> Tensor:
         """(B, 3, H, W) -> theta (B, 3, H/p, W/p): each block's entry of largest magnitude."""
-        high = F.max_pool2d(delta, self.patch)
-        low = -F.max_pool2d(-delta, self.patch)
-        return torch.where(high >= -low, high, low)
+        _, where = F.max_pool2d(delta.abs(), self.patch, return_indices=True)  # flat (H*W) index
+        return delta.flatten(2).gather(2, where.flatten(2)).view_as(where)
 
     def expand(self, theta: Tensor) -> Tensor:
         """theta (B, 3, h, w) -> (B, 3, h * p, w * p), each value repeated over its block."""
@@ -122,14 +121,16 @@ class PatchLinfBall(LinfBall):
     def project(self, delta: Tensor, x: Tensor) -> Tensor:
         """Block-constant, ``|theta| <= eps``, and ``x + delta`` inside [0, 1] (idempotent)."""
         self.check_image_size(delta.shape[-2], delta.shape[-1])
-        theta = self.coarse(delta).clamp(-self.eps, self.eps)
-        return (x + self.expand(theta)).clamp(0.0, 1.0) - x
+        return self._delta(self.coarse(delta), x)
 
     def step(self, delta: Tensor, grad: Tensor, step_size: float, x: Tensor) -> Tensor:
         """``theta <- theta - step_size * sign(sum of grad over the block)``, projected."""
         block_grad = F.avg_pool2d(grad, self.patch)  # same sign as the block sum
-        theta = self.coarse(delta) - step_size * block_grad.sign()
-        return self.project(self.expand(theta), x)
+        return self._delta(self.coarse(delta) - step_size * block_grad.sign(), x)
+
+    def _delta(self, theta: Tensor, x: Tensor) -> Tensor:
+        """``clip(x + expand(clamp(theta, -eps, eps)), 0, 1) - x``."""
+        return (x + self.expand(theta.clamp(-self.eps, self.eps))).clamp(0.0, 1.0) - x
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "patch", "norm": "linf", "eps": self.eps, "patch_size": self.patch}
