@@ -35,9 +35,13 @@ import numpy as np
 import torch
 
 from tue_core import io
+from tue_core.config import load_config
 from tue_core.data.base import PreparedDataset
+from tue_core.data.config import ImageFolderSpec
+from tue_core.data.prepare import load_split
 from tue_core.evaluate.result import EvalResult
 from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
+from tue_core.perturb import generate
 from tue_core.perturb.artifact import load_perturbation
 from tue_core.transfer.check import CheckConfig, check_protection
 from tue_core.transfer.config import TransferConfig
@@ -47,6 +51,7 @@ from tue_core.transfer.resize import RESIZE_MODES
 log = logging.getLogger("benchmarks.owner_scale")
 
 DEFAULT_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
+CIFAR10_TRAIN_IMAGES = 50_000
 
 
 def build_small_set(
@@ -107,6 +112,38 @@ def cached_train(cache_dir: Path) -> Callable[..., EvalResult]:
     return train
 
 
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _passes_per_epoch(images: int, cfg: Any) -> int:
+    """Noise passes of one UCL/TUE epoch (``tue_core.perturb.ssl_minmin``)."""
+    return _ceil(_ceil(images, cfg.batch_size), cfg.train_steps)
+
+
+def generate_at_size(args: argparse.Namespace, name: str, run_name: str) -> str:
+    """Make run ``run_name`` of ``--config`` on CIFAR-10 training images at the owner's size."""
+    path = Path(args.work) / f"generated-{name}-{args.size}px.npz"
+    if path.is_file():
+        return str(path)
+    cfg = load_config(args.config).perturbations[run_name]
+    spec = ImageFolderSpec(
+        source="imagefolder",
+        root=args.cifar,
+        image_size=args.size,
+        max_train_per_class=args.generate_per_class,
+    )
+    train = load_split(spec, "train", name=f"cifar10-{args.size}px")
+    passes = cfg.epochs * _passes_per_epoch(CIFAR10_TRAIN_IMAGES, cfg)  # what the scale makes
+    epochs = _ceil(passes, _passes_per_epoch(len(train), cfg))
+    log.info(
+        "%s: %s on %d images at %d px, %d epochs", name, run_name, len(train), args.size, epochs
+    )
+    result = generate(cfg.model_copy(update={"epochs": epochs}), train, "cpu", seed=args.seed)
+    result.save(path)
+    return str(path)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     work = Path(args.work)
@@ -121,10 +158,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     check = CheckConfig(epochs=args.epochs, image_size=args.check_size)
     train = cached_train(work / "runs")
     rows = []
-    for spec in args.perturbation:
-        name, path = spec.split("=", 1)
+    specs = [spec.split("=", 1) for spec in args.perturbation]
+    for name, run_name in (spec.split("=", 1) for spec in args.generate):
+        specs.append([name, generate_at_size(args, name, run_name)])
+    for name, path in specs:
         pset = load_perturbation(path)
-        for mode in args.resize:
+        native = tuple(pset.delta.shape[2:]) == (args.size, args.size)
+        for mode in ["none"] if native else args.resize:
             start = time.perf_counter()
             out = work / f"protected-{name}-{mode}"
             protect_folder(
@@ -132,7 +172,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 out,
                 pset,
                 path,
-                config=TransferConfig(resize=mode),
+                config=TransferConfig(resize="bilinear" if native else mode),
                 seed=args.seed,
                 overwrite=True,
             )
@@ -181,9 +221,12 @@ def _record(args: argparse.Namespace, check: CheckConfig, rows: list[dict[str, A
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cifar", required=True, help="CIFAR-10 image folder (train/, test/)")
+    parser.add_argument("--perturbation", action="append", default=[], help="NAME=delta.npz")
     parser.add_argument(
-        "--perturbation", action="append", required=True, help="NAME=path/to/delta.npz"
+        "--generate", action="append", default=[], help="NAME=RUN of --config, made at --size"
     )
+    parser.add_argument("--config", default="config/cifar10-cpu-full.yaml")
+    parser.add_argument("--generate-per-class", type=int, default=500)
     parser.add_argument("--resize", nargs="+", default=["bilinear"], choices=list(RESIZE_MODES))
     parser.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES))
     parser.add_argument("--train-per-class", type=int, default=300)

@@ -138,12 +138,13 @@ def test_owner_scale_protects_and_checks_each_pair_training_the_clean_run_once(
     from tue_core.perturb.registry import GenerationResult
 
     rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        folder = tmp_path / "cifar" / "test" / name
-        folder.mkdir(parents=True)
-        for k in range(5):
-            pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(folder / f"{k:04d}.jpg")
+    for split in ("train", "test"):
+        for name in ("cat", "dog"):
+            folder = tmp_path / "cifar" / split / name
+            folder.mkdir(parents=True)
+            for k in range(5):
+                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{k:04d}.jpg")
     labels = np.arange(20) % 4
     delta = (np.sign(rng.standard_normal((4, 3, 32, 32))) * 8 / 255)[labels].astype(np.float32)
     pset = PerturbationSet(delta=delta, labels=labels, eps=8 / 255, norm="linf")
@@ -193,3 +194,11 @@ def test_owner_scale_protects_and_checks_each_pair_training_the_clean_run_once(
     )
     with Image.open(next(owner.glob("train/cat/*.png"))) as image:
         assert image.size == (40, 40)
+    # the third way: a perturbation generated at the owner's size (demo's tue_patch, 4x4 blocks)
+    native = tmp_path / "native.json"
+    generated = ["--generate", "patch=tue_patch", "--config", str(ROOT / "config/demo.yaml")]
+    owner_scale.main([*argv[:-1], str(native), *generated, "--generate-per-class", "3"])
+    row = json.loads(native.read_text())["rows"][-1]
+    assert (row["perturbation"], row["resize"]) == ("patch", "none")
+    made = np.load(tmp_path / "work" / "generated-patch-40px.npz")["delta"]
+    assert made.shape == (6, 3, 40, 40)
