@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--resize",
         default="bilinear",
         choices=list(RESIZE_MODES),
-        help="how a perturbation is resized to another image size",
+        help="how a perturbation made at another size is resized to each image (default "
+        "bilinear: on a 48-pixel, 5-class set checked at 32 pixels it protected best for TUE and "
+        "TUE-patch, against nearest and generating at 48 pixels for both and area for TUE; "
+        "docs/tue-patch.md)",
     )
     parser.add_argument("--quantisation", default="round", choices=["round", "truncate"])
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty output folder")
