@@ -23,8 +23,8 @@ def _no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DeviceData, "from_prepared", refuse)
 
 
-def save_delta(path, delta: np.ndarray, labels: np.ndarray) -> str:
-    pset = PerturbationSet(delta=delta, labels=labels, eps=8 / 255)
+def save_delta(path, delta: np.ndarray, labels: np.ndarray, eps: float = 8 / 255) -> str:
+    pset = PerturbationSet(delta=delta, labels=labels, eps=eps)
     return str(pset.save(path, io.RunMeta(kind="perturbation")))
 
 
@@ -68,8 +68,8 @@ def test_init_file_for_other_labels(toy_dataset: PreparedDataset, tmp_path) -> N
 
 
 def test_init_file_beyond_eps(toy_dataset: PreparedDataset, tmp_path) -> None:
-    delta = np.full((24, 3, 16, 16), 16 / 255, np.float32)
-    path = save_delta(tmp_path / "d.npz", delta, toy_dataset.labels)
+    delta = np.full((24, 3, 16, 16), 16 / 255, np.float32)  # a set made at 16/255
+    path = save_delta(tmp_path / "d.npz", delta, toy_dataset.labels, eps=16 / 255)
     with pytest.raises(PerturbationFileError, match="cannot start a method with eps"):
         generate(tiny_config("emn", init_path=path), toy_dataset, "cpu", seed=0)
 
