@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="bilinear",
         choices=list(RESIZE_MODES),
         help="how a perturbation made at another size is resized to each image (default "
-        "bilinear: on a 48-pixel, 5-class set checked at 32 pixels it protected best for TUE and "
-        "TUE-patch, against nearest and generating at 48 pixels for both and area for TUE; "
+        "bilinear: on a 48-pixel, 5-class set checked at 32 pixels it protected best on average "
+        "over TUE, SN and TUE-patch and best for TUE and SN; area was 3 points better for "
+        "TUE-patch, within one seed's noise; generating at 48 pixels was worse; "
         "docs/tue-patch.md)",
     )
     parser.add_argument("--quantisation", default="round", choices=["round", "truncate"])
