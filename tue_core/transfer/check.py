@@ -34,7 +34,7 @@ from tue_core.evaluate.result import EvalResult
 from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
 from tue_core.ssl.config import OptimizerConfig
 from tue_core.strict import Strict
-from tue_core.transfer.image_folder import scan_image_folder
+from tue_core.transfer.image_folder import ImageFolder, scan_image_folder
 from tue_core.transfer.protect import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,11 @@ def verdict(clean: RunSummary, protected: RunSummary, chance: float) -> str:
     return f"NOT EFFECTIVE: the protection {share}; do not rely on it for this data"
 
 
+def _has_test_split(folder: ImageFolder, input_root: Path) -> bool:
+    """Whether the check tests on the owner's ``test/`` split (a ``train/`` + ``test/`` layout)."""
+    return folder.class_root != input_root and (input_root / "test").is_dir()
+
+
 def check_can_run(input_root: str | Path) -> None:
     """Refuse, before anything is protected, a folder the check cannot measure: fewer than two
     classes, or (without a ``test/`` split) a class with fewer than two images."""
@@ -134,7 +139,7 @@ def check_can_run(input_root: str | Path) -> None:
             f"{input_root}: the check needs at least 2 classes with images, found "
             f"{np.count_nonzero(counts)} ({', '.join(folder.class_names)})"
         )
-    if folder.class_root == input_root or not (input_root / "test").is_dir():
+    if not _has_test_split(folder, input_root):
         small = [n for n, c in zip(folder.class_names, counts, strict=True) if 0 < c < 2]
         if small:
             raise ValueError(
@@ -204,7 +209,7 @@ def check_protection(
     clean, _ = read_images([input_root / r["file"] for r in rows], size, cfg.resize)
     protected, _ = read_images([output_root / r["protected_file"] for r in rows], size, cfg.resize)
     test_dir = input_root / "test"
-    if folder.class_root != input_root and test_dir.is_dir():
+    if _has_test_split(folder, input_root):
         test_folder = scan_image_folder(test_dir)
         index = {name: i for i, name in enumerate(folder.class_names)}
         test_labels = np.asarray([index[test_folder.class_names[k]] for k in test_folder.labels])
