@@ -43,6 +43,7 @@ from tue_core.evaluate.result import EvalResult
 from tue_core.evaluate.supervised import SupervisedConfig, train_supervised
 from tue_core.perturb import generate
 from tue_core.perturb.artifact import load_perturbation
+from tue_core.plan.cost import steps_per_epoch
 from tue_core.transfer.check import CheckConfig, check_protection
 from tue_core.transfer.config import TransferConfig
 from tue_core.transfer.protect import protect_folder
@@ -117,8 +118,8 @@ def _ceil(a: int, b: int) -> int:
 
 
 def _passes_per_epoch(images: int, cfg: Any) -> int:
-    """Noise passes of one UCL/TUE epoch (``tue_core.perturb.ssl_minmin``)."""
-    return _ceil(_ceil(images, cfg.batch_size), cfg.train_steps)
+    """Noise passes of one UCL/TUE epoch, as the cost model counts them."""
+    return _ceil(steps_per_epoch(images, cfg.batch_size, cfg.drop_last), cfg.train_steps)
 
 
 def generate_at_size(args: argparse.Namespace, name: str, run_name: str) -> str:
