@@ -72,6 +72,13 @@ def test_partial_tables_mark_unrun_cells_missing(tmp_path, monkeypatch) -> None:
     ]
     assert set(clean["status"]) == {"ok"} and set(clean["ours"]) == {50.0}
     assert set(table4[table4["method"] == "EMN"]["status"]) == {"missing"}
+    # the robustness grid too: its no-defense clean cell is the same supervised run
+    assert Path("results/demo/tables/robustness.csv") in written
+    robust = pd.read_csv("results/demo/tables/robustness.csv")
+    plain = robust[(robust["run"] == "clean") & (robust["defense"] == "none")]
+    plain = plain[plain["model"] == "resnet18"]
+    assert list(plain["status"]) == ["ok"] and list(plain["peak"]) == [60.0]
+    assert set(robust[robust["defense"] != "none"]["status"]) == {"missing"}
     with pytest.raises(ReferenceError, match="is not the results folder"):
         partial_tables(config, "results/other")
 
