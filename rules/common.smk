@@ -70,10 +70,15 @@ ROBUST = CFG.planner().robustness()
 MODEL_REGEX = "|".join(MODELS.names())
 
 
+def supervised_config(wildcards):
+    """The supervised recipe for the target (as params: a change reruns the job)."""
+    return CFG.evaluation.supervised_for(wildcards.target).model_dump(mode="json")
+
+
 def robust_config(wildcards):
-    """The supervised recipe with the cell's model (as params: a change reruns the job)."""
-    cfg = CFG.evaluation.supervised.model_copy(update={"model": wildcards.model})
-    return cfg.model_dump(mode="json")
+    """The target's supervised recipe with the cell's model (as params: a change reruns)."""
+    cfg = CFG.evaluation.supervised_for(wildcards.target)
+    return cfg.model_copy(update={"model": wildcards.model}).model_dump(mode="json")
 
 
 def robust_defense(wildcards):

@@ -20,7 +20,7 @@ rule evaluate_supervised_clean:
         mem_mb=16000,
         runtime=600,
     params:
-        config=CFG.evaluation.supervised.model_dump(mode="json"),
+        config=supervised_config,
         quantisation=CFG.evaluation.quantisation,
         seed=CFG.seed,
         device=CFG.device,

@@ -84,3 +84,26 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_committed_schema_is_current() -> None:
     committed = (ROOT / "schemas" / "config.schema.json").read_text()
     assert committed == render(), "run `make schema` and commit schemas/config.schema.json"
+
+
+def with_evaluation(**keys) -> dict:
+    base = raw()
+    base["evaluation"] = {**base.get("evaluation", {}), **keys}
+    return base
+
+
+def test_supervised_epochs_per_target_dataset() -> None:
+    cfg = load_config(with_evaluation(supervised_epochs={"digits": 7}))
+    default = cfg.evaluation.supervised
+    assert cfg.evaluation.supervised_for("digits").epochs == 7 != default.epochs
+    assert cfg.evaluation.supervised_for("synthetic10") == default
+    assert cfg.evaluation.supervised_for("digits").batch_size == default.batch_size
+
+
+def test_supervised_epochs_must_name_a_configured_dataset() -> None:
+    with pytest.raises(
+        ConfigError, match=r"evaluation\.supervised_epochs\.digitz names dataset 'digitz'.*defined"
+    ):
+        load_config(with_evaluation(supervised_epochs={"digitz": 7}))
+    with pytest.raises(ConfigError, match=r"evaluation\.supervised_epochs\.digits"):
+        load_config(with_evaluation(supervised_epochs={"digits": 0}))

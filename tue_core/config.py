@@ -80,6 +80,16 @@ class EvaluationConfig(Strict):
     ssl_width: PositiveInt = 64  # width of the ResNet-18 pre-trained by the linear-probe runs
     linear_probe: dict[Backbone, LinearProbeSetup] = Field(default_factory=dict)
     quantisation: Literal["round", "truncate"] = "round"  # how x + delta returns to uint8
+    # Supervised epochs for some target datasets (others: supervised.epochs). A schedule cut to a
+    # few epochs is a cut in optimisation steps, so a smaller set trained for as many epochs
+    # takes fewer steps: give it more epochs to match (docs/cifar10-cpu-full.md).
+    supervised_epochs: dict[DatasetName, PositiveInt] = Field(default_factory=dict)
+
+    def supervised_for(self, target: str) -> SupervisedConfig:
+        """The supervised recipe for training on ``target`` (its ``supervised_epochs`` entry)."""
+        if target not in self.supervised_epochs:
+            return self.supervised
+        return self.supervised.model_copy(update={"epochs": self.supervised_epochs[target]})
 
     @model_validator(mode="before")
     @classmethod
@@ -149,6 +159,8 @@ class ExperimentConfig(Strict):
             section = getattr(self.tables, table)
             if section.enabled and section.source_dataset is not None:
                 named[f"tables.{table}.source_dataset"] = section.source_dataset
+        for name in self.evaluation.supervised_epochs:
+            named[f"evaluation.supervised_epochs.{name}"] = name
         for where, name in named.items():
             if name not in self.datasets:
                 raise ValueError(

@@ -107,6 +107,14 @@ def test_tiny_config_hand_counted() -> None:
     assert sum(j.image_passes for j in plan.jobs if j.rule.startswith("swap")) == 0
 
 
+def test_supervised_epochs_of_a_target_are_counted() -> None:
+    tiny = copy.deepcopy(TINY)
+    tiny["evaluation"]["supervised_epochs"] = {"syn": 5}
+    passes = {job.output: job.image_passes for job in plan_jobs(load_config(tiny)).jobs}
+    # 5 epochs instead of the recipe's 3: 5 x (100 train x fwd+bwd 3 + 50 test x fwd 1)
+    assert passes["results/tiny/eval/supervised/syn/syn/emn/original/metrics.json"] == 5 * 350
+
+
 def test_paper_grid_total_matches_the_performance_estimate() -> None:
     plan = plan_jobs(load_config(ROOT / "config.yaml"))
     robust = sum(job.flops for job in plan.jobs if job.rule.startswith("evaluate_robust"))

@@ -392,9 +392,8 @@ def _eval_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[J
         if size is None:
             jobs.append(Job(rule, cell.metrics_path, unknown=(cell.target,)))
         elif cell.evaluation == "supervised":
-            jobs.append(
-                Job(rule, cell.metrics_path, supervised_work(cfg.evaluation.supervised, size))
-            )
+            supervised = cfg.evaluation.supervised_for(cell.target)
+            jobs.append(Job(rule, cell.metrics_path, supervised_work(supervised, size)))
         else:
             setup = cfg.evaluation.linear_probe[cell.probe_backbone]
             done = probe_work(cell.probe_backbone, setup, cfg.evaluation.ssl_width, size)
@@ -419,7 +418,7 @@ def _robust_jobs(
             jobs.append(Job(rule, cell.metrics_path, unknown=(cell.target,)))
             continue
         defense = None if cell.shared else cfg.defenses.get(cell.defense)
-        done = robust_work(cfg.evaluation.supervised, size, defense, cell.model)
+        done = robust_work(cfg.evaluation.supervised_for(cell.target), size, defense, cell.model)
         jobs.append(Job(rule, cell.metrics_path, done))
     return jobs
 

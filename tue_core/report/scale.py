@@ -73,6 +73,7 @@ def scale_summary(cfg: Any) -> dict[str, Any]:
         "description": cfg.scale.description,
         "epochs": {
             "supervised": ev.supervised.epochs,
+            **{f"supervised on {d}": n for d, n in ev.supervised_epochs.items()},
             **{f"{b} pre-training": s.pretrain.epochs for b, s in ev.linear_probe.items()},
             **{f"{b} probe": s.probe.epochs for b, s in ev.linear_probe.items()},
         },
