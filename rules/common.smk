@@ -5,6 +5,7 @@ from tue_core.models import MODELS
 from tue_core.plan.cells import unique
 from tue_core.plan.robustness import NO_DEFENSE
 from tue_core.report.scale import scale_summary
+from tue_core.report.robustness import defense_records
 
 CFG = load_config(config, source="the Snakemake config (config.yaml or --configfile)")
 NAME_REGEX = NAME_PATTERN.strip("^$")

@@ -77,7 +77,7 @@ rule robustness_table:
         runtime=10,
     params:
         cells=robust_cells(),
-        defenses={name: d.model_dump(mode="json") for name, d in CFG.defenses.items()},
+        defenses=defense_records(CFG),
         scale=scale_info(),
     script:
         "../workflow_scripts/report_robustness.py"

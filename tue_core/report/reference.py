@@ -135,7 +135,7 @@ def partial_tables(config_path: PathLike, results: PathLike) -> list[Path]:
     from tue_core.config import load_config
     from tue_core.report.build import table_job
     from tue_core.report.extra import write_extra_table
-    from tue_core.report.robustness import robustness_job
+    from tue_core.report.robustness import defense_records, robustness_job
     from tue_core.report.scale import scale_summary
 
     cfg = load_config(config_path)
@@ -155,9 +155,8 @@ def partial_tables(config_path: PathLike, results: PathLike) -> list[Path]:
             written.append(out / "extra.csv")
     robust = cfg.planner().robustness()
     if robust:
-        defenses = {name: d.model_dump(mode="json") for name, d in cfg.defenses.items()}
         figure = Path(results) / "figures" / "robustness"
-        robustness_job([c.record() for c in robust], defenses, out, figure, scale)
+        robustness_job([c.record() for c in robust], defense_records(cfg), out, figure, scale)
         written.append(out / "robustness.csv")
     return written
 

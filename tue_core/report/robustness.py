@@ -216,6 +216,11 @@ def plot_robustness(frame: pd.DataFrame, out_stem: str | os.PathLike[str], scale
     save_figure(figure, out_stem)
 
 
+def defense_records(cfg: Any) -> dict[str, dict[str, Any]]:
+    """The config's defenses as JSON records, as :func:`robustness_job` takes them."""
+    return {name: d.model_dump(mode="json") for name, d in cfg.defenses.items()}
+
+
 def robustness_job(
     cells: Sequence[Mapping[str, Any]],
     defenses: Mapping[str, Mapping[str, Any]],
