@@ -68,3 +68,44 @@ def test_a_jpeg_of_another_quality_has_no_anchor(tmp_path, demo_scale) -> None:
         [cell], {"jpeg50": {"name": "jpeg", "quality": 50}}, tmp_path, tmp_path / "f", demo_scale
     )
     assert math.isnan(pd.read_csv(paths["csv"])["reference"].iloc[0])
+
+
+def test_restored_compares_with_the_clean_run_under_the_same_defense(tmp_path, demo_scale) -> None:
+    cells = {
+        (run, defense): _cell(tmp_path, run, method, defense)
+        for defense in ("none", "gray", "jpeg10")
+        for run, method in (("clean", "clean"), ("emn", "EMN"))
+    }
+    _metrics(cells["clean", "none"], 0.80, 0.80, 5)
+    _metrics(cells["emn", "none"], 0.20, 0.75, 1)  # 60 below at the end, 5 below at its peak
+    _metrics(cells["clean", "gray"], 0.70, 0.72, 5)
+    _metrics(cells["emn", "gray"], 0.60, 0.61, 5)  # exactly 10 below: still restored
+    _metrics(cells["clean", "jpeg10"], 0.60, 0.60, 5)  # emn under jpeg10 missing: no verdict
+    paths = robustness_job(
+        list(cells.values()), DEFENSES, tmp_path / "t", tmp_path / "f", demo_scale
+    )
+
+    frame = pd.read_csv(paths["csv"], keep_default_na=False, na_values=[""]).set_index(
+        ["run", "defense"]
+    )
+    assert frame.loc[("emn", "none"), ["gap", "restored"]].tolist() == [60.0, "no"]
+    assert frame.loc[("emn", "none"), ["peak_gap", "restored_at_peak"]].tolist() == [5.0, "yes"]
+    assert frame.loc[("emn", "gray"), ["gap", "restored"]].tolist() == [10.0, "yes"]
+    assert frame.loc[("emn", "gray"), "clean_final"] == 70.0
+    assert pd.isna(frame.loc[("emn", "jpeg10"), "restored"])
+    assert pd.isna(frame.loc[("clean", "gray"), "restored"])  # the baseline has no verdict
+    text = paths["md"].read_text()
+    assert "### Restored to within 10 points of clean under the same defense" in text
+    assert "| EMN `emn` | no (60.0) / yes (5.0) | yes (10.0) / no (11.0) | missing |" in text
+
+
+def test_a_stricter_margin_changes_the_verdict(tmp_path, demo_scale) -> None:
+    from tue_core.report.robustness import robustness_frame
+
+    clean, emn = _cell(tmp_path, "clean", "clean", "gray"), _cell(tmp_path, "emn", "EMN", "gray")
+    _metrics(clean, 0.70, 0.70, 5)
+    _metrics(emn, 0.62, 0.62, 5)
+    loose = robustness_frame([clean, emn], DEFENSES, demo_scale)
+    strict = robustness_frame([clean, emn], DEFENSES, demo_scale, margin=5.0)
+    assert loose["restored"].tolist() == ["", "yes"]
+    assert strict["restored"].tolist() == ["", "no"]
