@@ -210,9 +210,30 @@ def evaluate_supervised(
         checkpoint=checkpoint,
         extra={
             "train_size": len(train),
-            **({"defense": defender.describe()} if defender is not None else {}),
+            **({"defense": _defense_record(defender, cfg.epochs)} if defender else {}),
         },
     )
+
+
+def _defense_record(defender: Any, epochs: int) -> dict[str, Any]:
+    """The defense's sidecar record, with the epochs its schedule really ran where it has one.
+
+    UEraser's ``adversarial_epochs`` is an absolute count (APBench: 50 of 200 for ``standard``):
+    on a shorter run it covers every epoch, which the record (and the log) says.
+    """
+    record = defender.describe()
+    count = getattr(defender.cfg, "adversarial_epochs_in", None)
+    if count is not None:
+        record["adversarial_epochs_run"] = count(epochs)
+        if defender.cfg.adversarial_epochs is not None and count(epochs) == epochs:
+            log.info(
+                "%s: %d adversarial epochs configured, so all %d epochs of this run use K = %d",
+                defender.name,
+                defender.cfg.adversarial_epochs,
+                epochs,
+                defender.cfg.repeats,
+            )
+    return record
 
 
 def evaluate_linear_probe(

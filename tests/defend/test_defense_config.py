@@ -32,6 +32,16 @@ def test_apbench_defaults() -> None:
     assert parse_defense_config({"name": "iss", "against": "l2"}).compression == "grayscale"
 
 
+def test_ueraser_adversarial_epochs_are_an_absolute_count_capped_by_the_run() -> None:
+    standard = UEraserConfig()  # APBench: 50 of 200 epochs
+    assert standard.adversarial_epochs_in(200) == 50
+    assert standard.adversarial_epochs_in(5) == 5  # a short run is adversarial throughout
+    assert UEraserConfig(adversarial_epochs=2).adversarial_epochs_in(5) == 2
+    assert UEraserConfig(variant="max").adversarial_epochs_in(300) == 300
+    assert UEraserConfig(variant="lite").adversarial_epochs_in(200) == 0
+    assert [standard.repeats_at(e) for e in (0, 49, 50)] == [5, 5, 1]
+
+
 @pytest.mark.parametrize("quality", [0, 101])
 def test_jpeg_quality_out_of_range_names_field_and_value(quality: int) -> None:
     with pytest.raises(ValidationError, match=rf"quality[\s\S]*input_value={quality}"):

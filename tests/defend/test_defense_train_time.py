@@ -249,6 +249,17 @@ def test_adversarial_training_raises_a_fixed_models_loss(batch, norm: str) -> No
     assert float(adversarial) > float(clean) + 1.0
 
 
+def test_the_l2_random_start_is_uniform_in_the_ball() -> None:
+    """Uniform in a d-ball puts the radius at eps * U^(1/d): nearly all of the mass sits at the
+    surface for d = 192 (median 0.9964 eps); a uniform radius would put the median at 0.5 eps."""
+    cfg = AdversarialTrainingConfig(norm="l2")
+    x = torch.full((512, 3, 8, 8), 0.5)  # far from 0 and 1, so clamping never shortens delta
+    start = AdversarialTraining(cfg)._start(x, gen())
+    radii = start.flatten(1).norm(dim=1) / cfg.eps
+    assert float(radii.max()) <= 1.0 + 1e-5
+    assert float(radii.median()) == pytest.approx(0.5 ** (1 / 192), abs=0.005)
+
+
 def test_adversarial_training_defaults() -> None:
     linf, l2 = AdversarialTrainingConfig(), AdversarialTrainingConfig(norm="l2")
     assert linf.eps == pytest.approx(8 / 255) and linf.step_size == pytest.approx(2 / 255)

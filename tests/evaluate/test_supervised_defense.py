@@ -109,5 +109,6 @@ def test_the_job_records_the_defense_and_scales_epochs_for_ueraser_max(
     record = io.read_json(metrics)
     assert record["extra"]["defense"]["name"] == "ueraser"
     assert record["config"]["epochs"] == 3  # round(1.5 * 2)
+    assert record["extra"]["defense"]["adversarial_epochs_run"] == 3  # Max: every epoch
     history = metrics.with_suffix(".history.jsonl").read_text().splitlines()
     assert len(history) == 3

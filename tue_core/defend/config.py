@@ -205,6 +205,14 @@ class UEraserConfig(Strict):
             return self.repeats
         return 1
 
+    def adversarial_epochs_in(self, epochs: int) -> int:
+        """How many of a run's ``epochs`` use K repeats: ``adversarial_epochs`` is an absolute
+        count (APBench's ``--repeat_epoch``), so on a schedule shorter than it (50 of APBench's
+        200 epochs for ``standard``; a 5-epoch CPU run) every epoch is adversarial."""
+        if self.repeats == 1:
+            return 0
+        return epochs if self.adversarial_epochs is None else min(self.adversarial_epochs, epochs)
+
     def epochs(self, base_epochs: int) -> int:
         """Training length for a base recipe of ``base_epochs`` (Max trains longer)."""
         return max(1, round(self.epochs_factor * base_epochs))

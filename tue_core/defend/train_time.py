@@ -320,7 +320,9 @@ class AdversarialTraining(TrainTimeDefense):
             return self._project((2 * noise - 1) * eps, x)
         direction = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-        radius = torch.rand((x.shape[0], 1, 1, 1), generator=generator, device=x.device) * eps
+        # uniform in the L2 ball: a uniform direction and a radius eps * U^(1/d), d = C*H*W
+        uniform = torch.rand((x.shape[0], 1, 1, 1), generator=generator, device=x.device)
+        radius = eps * uniform.pow(1.0 / x[0].numel())
         return self._project(direction * radius.to(x.dtype), x)
 
     def _apply(

@@ -266,9 +266,8 @@ def robust_work(cfg: Any, size: DataSize, defense: Any, model: str) -> tuple[Wor
     extra = 0.0
     if defense is not None and defense.name == "adversarial_training":
         extra = float(defense.steps)
-    elif defense is not None and defense.name == "ueraser" and defense.repeats > 1:
-        adversarial = defense.adversarial_epochs
-        share = 1.0 if adversarial is None else min(adversarial, epochs) / epochs
+    elif defense is not None and defense.name == "ueraser":
+        share = defense.adversarial_epochs_in(epochs) / epochs
         extra = share * defense.repeats / FWD_FACTORS["supervised_train"]
     train = work("supervised_train", epochs * size.train * (1 + extra), cfg.width, size.image_size)
     test = work("forward", epochs * size.test, cfg.width, size.image_size)

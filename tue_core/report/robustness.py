@@ -61,7 +61,8 @@ RESTORE_MARGIN = 10.0
 
 
 def load_reference(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Published anchors: ``method, defense_name, parameters (JSON), model, accuracy, source``."""
+    """Published anchors: ``dataset, method, defense_name, parameters (JSON), model, accuracy,
+    source``."""
     if path is None:
         with resources.files("tue_core.report").joinpath(REFERENCE_RESOURCE).open() as handle:
             return pd.read_csv(handle, dtype={"parameters": str}, keep_default_na=False)
@@ -69,12 +70,21 @@ def load_reference(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 
 
 def _reference_for(
-    reference: pd.DataFrame, method: str, defense: Mapping[str, Any] | None, model: str
+    reference: pd.DataFrame,
+    dataset: str,
+    method: str,
+    defense: Mapping[str, Any] | None,
+    model: str,
 ) -> tuple[float, str]:
-    """The anchor whose method, model, defense name and stated parameters all match ours."""
+    """The anchor whose dataset, method, model, defense name and stated parameters match ours."""
     name = "none" if defense is None else str(defense["name"])
     for row in reference.to_dict("records"):
-        if (row["method"], row["defense_name"], row["model"]) != (method, name, model):
+        if (row["dataset"], row["method"], row["defense_name"], row["model"]) != (
+            dataset,
+            method,
+            name,
+            model,
+        ):
             continue
         wanted = json.loads(row["parameters"] or "{}")
         if defense is None or all(defense.get(k) == v for k, v in wanted.items()):
@@ -117,7 +127,9 @@ def robustness_frame(
                 f"cell {cell['run']}/{cell['defense']}: defense {cell['defense']!r} is not among "
                 f"the configured ones ({', '.join(sorted(defenses)) or 'none'})"
             )
-        value, source = _reference_for(reference, cell["method"], defense, cell["model"])
+        value, source = _reference_for(
+            reference, cell["protected_dataset"], cell["method"], defense, cell["model"]
+        )
         rows.append(
             {
                 **{k: cell[k] for k in ("protected_dataset", "run", "method", "backbone")},
@@ -253,7 +265,9 @@ def _verdict_section(frame: pd.DataFrame, margin: float) -> list[str]:
     parts += [
         "",
         "Each cell: restored at the final epoch (points below the defended clean run's final) / "
-        "with early stopping at the peak (points below the clean run's peak). Columns after "
+        "with early stopping at the peak (points below the clean run's peak; the peak is picked "
+        "on the clean test set, an oracle a real trainer would approximate with held-out "
+        "data, so it flatters early stopping). Columns after "
         f"the defenses are other architectures trained without defense ({default_model} is "
         "the first column's model).",
         "",
