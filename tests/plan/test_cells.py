@@ -111,6 +111,14 @@ def test_tables_3_and_6_can_transfer_from_a_dataset_other_than_the_source_role()
     assert {c.poison.source for c in cells["table2"] if c.poison} == {"synthetic10", "synthetic20"}
 
 
+def test_the_scale_line_names_the_dataset_tables_3_and_6_transfer_from() -> None:
+    from tue_core.report.scale import format_scale, scale_summary
+
+    line = format_scale(scale_summary(load_config(_class_group_config("group_a"))))
+    assert "table3, table6 perturbations: cifar10 role made on group_a" in line
+    assert "made on" not in format_scale(scale_summary(load_config(ROOT / "config.yaml")))
+
+
 def test_an_unknown_source_dataset_is_named_with_the_defined_ones() -> None:
     with pytest.raises(ConfigError, match=r"tables.table3.source_dataset names dataset 'nope'"):
         load_config(_class_group_config("nope"))

@@ -79,5 +79,18 @@ def scale_summary(cfg: Any) -> dict[str, Any]:
         },
         "model": f"{ev.supervised.model} width {ev.supervised.width} (SSL width {ev.ssl_width})",
         "datasets": dict(cfg.roles),
+        **_transfer_sources(cfg),
         "device": cfg.device,
     }
+
+
+def _transfer_sources(cfg: Any) -> dict[str, str]:
+    """Where Tables 3 and 6 make their perturbations when it is not the source role's dataset
+    (``tables.<t>.source_dataset``): their rows keep the paper's label, so the line says it."""
+    made_on: dict[str, list[str]] = {}
+    for table in ("table3", "table6"):
+        section = getattr(cfg.tables, table)
+        if section.enabled and section.source_dataset is not None:
+            role = f"{section.source} role"
+            made_on.setdefault(f"{role} made on {section.source_dataset}", []).append(table)
+    return {f"{', '.join(tables)} perturbations": where for where, tables in made_on.items()}
