@@ -224,8 +224,8 @@ def _defense_record(defender: Any, epochs: int) -> dict[str, Any]:
     record = defender.describe()
     count = getattr(defender.cfg, "adversarial_epochs_in", None)
     if count is not None:
-        record["adversarial_epochs_run"] = count(epochs)
-        if defender.cfg.adversarial_epochs is not None and count(epochs) == epochs:
+        record["adversarial_epochs_run"] = ran = count(epochs)
+        if defender.cfg.adversarial_epochs is not None and ran == epochs:
             log.info(
                 "%s: %d adversarial epochs configured, so all %d epochs of this run use K = %d",
                 defender.name,

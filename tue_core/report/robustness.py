@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -142,7 +142,8 @@ def robustness_frame(
                 "reference_source": source,
             }
         )
-    frame = pd.DataFrame(rows, columns=list(ROBUSTNESS_COLUMNS[:-6]))
+    measured = ROBUSTNESS_COLUMNS[: ROBUSTNESS_COLUMNS.index("clean_final")]
+    frame = pd.DataFrame(rows, columns=list(measured))
     frame = _with_restore_verdicts(frame, margin)
     frame["scale_name"] = str(scale["name"])
     frame.attrs["restore_margin"] = margin
@@ -158,15 +159,14 @@ def _with_restore_verdicts(frame: pd.DataFrame, margin: float) -> pd.DataFrame:
     """
     clean = frame[(frame["run"] == "clean") & (frame["status"] == "ok")]
     baseline = clean.set_index(["defense", "model"])[["final", "peak"]]
-    keys = list(zip(frame["defense"], frame["model"], strict=True))
-    clean_final = [baseline["final"].get(k, math.nan) for k in keys]
-    clean_peak = [baseline["peak"].get(k, math.nan) for k in keys]
+    keys = pd.MultiIndex.from_frame(frame[["defense", "model"]])
+    clean_final = baseline["final"].reindex(keys).to_numpy()
+    clean_peak = baseline["peak"].reindex(keys).to_numpy()
     is_clean = frame["run"] == "clean"
     frame["clean_final"] = clean_final
     frame["gap"] = (frame["clean_final"] - frame["final"]).where(~is_clean).round(4)
     frame["restored"] = [_verdict(g, margin) for g in frame["gap"]]
-    frame["peak_gap"] = (pd.Series(clean_peak, index=frame.index) - frame["peak"]).where(~is_clean)
-    frame["peak_gap"] = frame["peak_gap"].round(4)
+    frame["peak_gap"] = (clean_peak - frame["peak"]).where(~is_clean).round(4)
     frame["restored_at_peak"] = [_verdict(g, margin) for g in frame["peak_gap"]]
     return frame
 
@@ -191,10 +191,12 @@ def _cell_text(row: Mapping[str, Any]) -> str:
     return text
 
 
-def _grid(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Rows = run (in the config's order), columns = ``column`` values, cells = text."""
-    frame = frame.assign(row=[_row_label(r) for r in frame.to_dict("records")])
-    frame = frame.assign(text=[_cell_text(r) for r in frame.to_dict("records")])
+def _grid(
+    frame: pd.DataFrame, column: str, text: Callable[[Mapping[str, Any]], str] = _cell_text
+) -> pd.DataFrame:
+    """Rows = run (in the config's order), columns = ``column`` values, cells = ``text(row)``."""
+    records = frame.to_dict("records")
+    frame = frame.assign(row=[_row_label(r) for r in records], text=[text(r) for r in records])
     rows = list(dict.fromkeys(frame["row"]))
     columns = list(dict.fromkeys(frame[column]))
     grid = frame.pivot(index="row", columns=column, values="text").loc[rows, columns]
@@ -240,28 +242,18 @@ def _verdict_text(row: Mapping[str, Any]) -> str:
 
 def _verdict_section(frame: pd.DataFrame, margin: float) -> list[str]:
     """Per perturbation run and column: is it restored to within the margin of clean?"""
-    perturbed = frame[frame["run"] != "clean"]
+    perturbed = _with_display_column(frame)[frame["run"] != "clean"]
     if perturbed.empty:
         return []
     default_model = frame["model"].iloc[0]
-    perturbed = perturbed.assign(
-        column=[
-            r["defense"] if r["model"] == default_model else r["model"]
-            for r in perturbed.to_dict("records")
-        ],
-        row=[_row_label(r) for r in perturbed.to_dict("records")],
-        text=[_verdict_text(r) for r in perturbed.to_dict("records")],
-    )
-    rows = list(dict.fromkeys(perturbed["row"]))
-    columns = list(dict.fromkeys(perturbed["column"]))
-    grid = perturbed.pivot(index="row", columns="column", values="text").loc[rows, columns]
+    grid = _grid(perturbed, "column", _verdict_text)
     parts = [
         f"### Restored to within {margin:g} points of clean under the same defense",
         "",
         "| | " + " | ".join(grid.columns) + " |",
         "|---" * (len(grid.columns) + 1) + "|",
     ]
-    parts += [f"| {k} | " + " | ".join(v.fillna("-")) + " |" for k, v in grid.iterrows()]
+    parts += [f"| {k} | " + " | ".join(v) + " |" for k, v in grid.iterrows()]
     parts += [
         "",
         "Each cell: restored at the final epoch (points below the defended clean run's final) / "
@@ -273,6 +265,16 @@ def _verdict_section(frame: pd.DataFrame, margin: float) -> list[str]:
         "",
     ]
     return parts
+
+
+def _with_display_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``column``: the defense for the first row's model, the model for other architectures
+    (trained without defense): the columns of the verdict section and the figure."""
+    default_model = frame["model"].iloc[0] if len(frame) else ""
+    records = frame.to_dict("records")
+    return frame.assign(
+        column=[r["defense"] if r["model"] == default_model else r["model"] for r in records]
+    )
 
 
 def robustness_latex(frame: pd.DataFrame) -> str:
@@ -294,13 +296,7 @@ def robustness_latex(frame: pd.DataFrame) -> str:
 
 def plot_robustness(frame: pd.DataFrame, out_stem: str | os.PathLike[str], scale: Any) -> None:
     """Grouped bars: x = defense (and architecture), one bar per run (final), a dot at the peak."""
-    default_model = frame["model"].iloc[0]
-    frame = frame.assign(
-        column=[
-            r["defense"] if r["model"] == default_model else r["model"]
-            for r in frame.to_dict("records")
-        ]
-    )
+    frame = _with_display_column(frame)
     columns = list(dict.fromkeys(frame["column"]))
     runs = list(dict.fromkeys(frame["run"]))
     figure = new_figure(max(6.0, 1.1 * len(columns) + 2), 3.6)
