@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,13 @@ def data(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+def assert_times_the_training(record: dict, before: datetime) -> None:
+    """The sidecar's ``started_at``/``wall_seconds`` are the job's, not those of writing the file."""
+    started = datetime.fromisoformat(record["started_at"])
+    assert before <= started <= before + timedelta(seconds=5), (record["started_at"], before)
+    assert record["wall_seconds"] > 0 and record["wall_seconds"] == record["extra"]["wall_seconds"]
+
+
 def test_generate_swap_transfer_evaluate(data: dict[str, Path]) -> None:
     root = data["root"]
     delta = root / "perturbations" / "sn" / "delta.npz"
@@ -55,6 +63,7 @@ def test_generate_swap_transfer_evaluate(data: dict[str, Path]) -> None:
     assert len(transferred) == len(load_prepared(data["more_train"]))
 
     metrics = root / "eval" / "metrics.json"
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     jobs.evaluate_supervised(
         data["ten_train"],
         data["ten_test"],
@@ -67,6 +76,7 @@ def test_generate_swap_transfer_evaluate(data: dict[str, Path]) -> None:
     assert 0.0 <= record["metrics"]["final_acc"] <= 1.0  # fractions; the report shows percent
     assert str(root / "swap" / "perturbation.npz") in record["inputs"]
     assert metrics.with_suffix(".history.jsonl").read_text().count("\n") == 1
+    assert_times_the_training(record, before)
     assert not jobs.default_checkpoint(metrics).exists()  # removed once the result is written
 
 
@@ -97,10 +107,12 @@ def test_linear_probe_job_writes_fractions_and_cleans_up(data: dict[str, Path]) 
         "pretrain": {"epochs": 1, "batch_size": 8},
         "probe": {"epochs": 1, "batch_size": 8, "augment": "none"},
     }
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     jobs.evaluate_linear_probe(
         data["ten_train"], data["ten_test"], metrics, setup, model_width=4, device="cpu"
     )
     record = io.read_json(metrics)
+    assert_times_the_training(record, before)
     assert 0.0 <= record["metrics"]["best_acc"] <= 1.0 and record["extra"]["poison"] == "clean"
     assert record["extra"]["ssl"] == "simclr" and record["extra"]["model_width"] == 4
     assert not list(metrics.parent.glob(".checkpoint*"))

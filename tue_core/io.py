@@ -300,6 +300,11 @@ def describe_device(device: Any = None) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def utc_now() -> str:
+    """The current UTC time as the sidecars write it (ISO 8601, whole seconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 @dataclass
 class RunMeta:
     """The JSON sidecar written next to every artifact."""
@@ -311,9 +316,7 @@ class RunMeta:
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
-    started_at: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
-    )
+    started_at: str = field(default_factory=utc_now)
     wall_seconds: float = 0.0
     code_version: str = field(default_factory=code_version)
     versions: dict[str, str] = field(default_factory=library_versions)

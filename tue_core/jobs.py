@@ -130,17 +130,23 @@ def _write_metrics(
     delta_path: PathLike | None,
     quantisation: str,
     device: str,
-    wall_seconds: float,
+    timer: io.RunMeta,
     checkpoint: Path,
     extra: dict[str, Any],
 ) -> None:
-    """Write the evaluation's result (its metrics file *is* its sidecar), then drop checkpoints."""
+    """Write the evaluation's result (its metrics file *is* its sidecar), then drop checkpoints.
+
+    ``timer`` (from :func:`io.timed` around the training) gives the sidecar's ``started_at`` and
+    ``wall_seconds``: those of this job's attempt, not of writing the file.
+    """
     meta = io.RunMeta(
         kind=kind,
         config=config,
         seed=seed,
         inputs=_inputs(*inputs),
         device=io.describe_device(device),
+        started_at=timer.started_at,
+        wall_seconds=timer.wall_seconds,
         metrics={  # fractions in [0, 1] (the report shows percent)
             "final_acc": result.final_acc / 100.0,
             "best_acc": result.best_acc / 100.0,
@@ -150,7 +156,7 @@ def _write_metrics(
         extra={
             "poison": str(delta_path) if delta_path else "clean",
             "quantisation": quantisation,
-            "wall_seconds": wall_seconds,
+            "wall_seconds": timer.wall_seconds,  # as in the sidecars written before it was top-level
             **extra,
             **result.extra,
         },
@@ -206,7 +212,7 @@ def evaluate_supervised(
         delta_path=delta_path,
         quantisation=quantisation,
         device=device,
-        wall_seconds=timer.wall_seconds,
+        timer=timer,
         checkpoint=checkpoint,
         extra={
             "train_size": len(train),
@@ -281,7 +287,7 @@ def evaluate_linear_probe(
         delta_path=delta_path,
         quantisation=quantisation,
         device=device,
-        wall_seconds=timer.wall_seconds,
+        timer=timer,
         checkpoint=checkpoint,
         extra={"model_width": model_width, "train_size": len(pretrain)},
     )

@@ -114,9 +114,14 @@ def test_saved_artifact_and_sidecar(tmp_path) -> None:
         "csd_whole_set",
         "linear_separability",
         "runtime_seconds",
+        "started_at",
         "device",
     ):
         assert key in generation, key
+    assert (
+        sidecar["started_at"] == generation["started_at"]
+    )  # the generation's start, not the save's
+    assert sidecar["wall_seconds"] == generation["runtime_seconds"]
     assert generation["mode"] == "paper" and generation["backbone"] == "simclr"
     assert sidecar["config"]["method"] == "tue" and sidecar["seed"] == 0
     assert sidecar["device"].startswith("cpu")

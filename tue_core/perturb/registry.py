@@ -76,6 +76,7 @@ class GenerationResult:
             },
             extra={"generation": self.meta},
             device=self.meta["device"],
+            started_at=self.meta.get("started_at") or io.utc_now(),
             wall_seconds=self.meta["runtime_seconds"],
         )
         return self.pset.save(path, run_meta)
@@ -149,12 +150,13 @@ def generate(
         on_save=on_checkpoint,
     )
     data = DeviceData.from_prepared(train, device)
-    start = time.perf_counter()
+    started_at, start = io.utc_now(), time.perf_counter()
     out = method.generate(data, seed=seed, init=init, checkpoint=checkpoint)
     runtime = checkpoint.elapsed_before + time.perf_counter() - start
     check_invariants(out, data)
     meta = describe(cfg, train, out, data, seed=seed, runtime=runtime, device=device)
     meta["checkpoint"] = checkpoint.summary()
+    meta["started_at"] = started_at  # this attempt's; runtime_seconds adds earlier attempts'
     pset = PerturbationSet(
         delta=out.delta.detach().cpu().numpy().astype(np.float32, copy=False),
         labels=train.labels.astype(np.int64),
