@@ -56,6 +56,7 @@ rule extra_table:
 rule robustness_table:
     input:
         unique([cell.metrics_path for cell in ROBUST]),
+        unique([cell.test_path for cell in ROBUST]),
     output:
         csv=report(
             f"{OUT}/tables/robustness.csv",

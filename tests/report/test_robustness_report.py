@@ -109,3 +109,46 @@ def test_a_stricter_margin_changes_the_verdict(tmp_path, demo_scale) -> None:
     strict = robustness_frame([clean, emn], DEFENSES, demo_scale, margin=5.0)
     assert loose["restored"].tolist() == ["", "yes"]
     assert strict["restored"].tolist() == ["", "no"]
+
+
+def test_no_verdict_where_the_defense_keeps_clean_training_at_chance(tmp_path, demo_scale) -> None:
+    """A defended clean run at chance would make every perturbed run 'restored': n/a instead."""
+    from tue_core.data import prepare_dataset
+    from tue_core.data.config import SyntheticSpec
+    from tue_core.report.robustness import robustness_frame, robustness_markdown
+
+    spec = SyntheticSpec(
+        source="synthetic", num_classes=10, train_per_class=2, test_per_class=2, image_size=8
+    )
+    split = {s: tmp_path / "data" / f"{s}.npz" for s in ("train", "test")}
+    prepare_dataset(spec, "ten", split)
+    cells = {
+        (run, defense): {**_cell(tmp_path, run, method, defense), "test_path": str(split["test"])}
+        for defense in ("gray", "jpeg10")
+        for run, method in (("clean", "clean"), ("emn", "EMN"))
+    }
+    _metrics(cells["clean", "gray"], 0.15, 0.35, 1)  # ends within 10 of chance (10%), peaks above
+    _metrics(cells["emn", "gray"], 0.12, 0.30, 1)
+    _metrics(cells["clean", "jpeg10"], 0.21, 0.21, 5)  # 11 above chance: a baseline
+    _metrics(cells["emn", "jpeg10"], 0.12, 0.12, 5)
+    frame = robustness_frame(list(cells.values()), DEFENSES, demo_scale).set_index(
+        ["run", "defense"]
+    )
+    assert frame.loc[("emn", "gray"), "chance"] == 10.0
+    assert frame.loc[("emn", "gray"), ["restored", "restored_at_peak"]].tolist() == ["n/a", "yes"]
+    assert frame.loc[("emn", "jpeg10"), ["restored", "restored_at_peak"]].tolist() == ["yes", "yes"]
+    text = robustness_markdown(frame.reset_index(), demo_scale)
+    assert "| EMN `emn` | n/a (clean 15.0) / yes (5.0) | yes (9.0) / yes (9.0) |" in text
+
+
+def test_an_absent_test_set_skips_the_chance_check(tmp_path, demo_scale, caplog) -> None:
+    from tue_core.report.robustness import robustness_frame
+
+    absent = str(tmp_path / "data" / "test.npz")
+    clean = {**_cell(tmp_path, "clean", "clean", "gray"), "test_path": absent}
+    emn = {**_cell(tmp_path, "emn", "EMN", "gray"), "test_path": absent}
+    _metrics(clean, 0.12, 0.12, 5)
+    _metrics(emn, 0.11, 0.11, 5)
+    frame = robustness_frame([clean, emn], DEFENSES, demo_scale)
+    assert frame["restored"].tolist() == ["", "yes"] and frame["chance"].isna().all()
+    assert caplog.text.count("is absent") == 1

@@ -50,6 +50,11 @@ class RobustCell:
         tail = "clean" if self.poison is None else self.poison.key
         return f"{base}/{tail}/metrics.json"
 
+    @property
+    def test_path(self) -> str:
+        """The clean test set the cell is scored on (the report reads its number of classes)."""
+        return f"{self.root}/data/{self.target}/test.npz"
+
     def record(self) -> dict[str, Any]:
         return {
             "protected_dataset": self.role,
@@ -59,6 +64,7 @@ class RobustCell:
             "defense": self.defense,
             "model": self.model,
             "metrics_path": self.metrics_path,
+            "test_path": self.test_path,
         }
 
 

@@ -12,12 +12,15 @@ A defense *restores* a perturbed set when training on it defended ends within
 :data:`RESTORE_MARGIN` points of the clean set trained with the same defense and model (issue
 "Beyond the paper": like with like, so the defense's own cost on clean data is not counted
 against it). Each row carries that gap for the final and for the peak accuracy, and the
-Markdown table has a section with the verdicts.
+Markdown table has a section with the verdicts. A verdict needs a baseline that learned: where
+the defended clean run ends within the margin of chance (1 / number of classes of the test set),
+every perturbed run would count as restored, so the verdict reads ``n/a`` instead.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +35,8 @@ from tue_core.report.figure_io import add_scale_note, new_figure, save_figure
 from tue_core.report.palette import method_color
 from tue_core.report.paper import DATASET_LABELS, method_label
 from tue_core.report.scale import check_scale, format_scale
+
+log = logging.getLogger(__name__)
 
 REFERENCE_RESOURCE = "robustness_reference.csv"
 ROBUSTNESS_COLUMNS: tuple[str, ...] = (
@@ -50,6 +55,7 @@ ROBUSTNESS_COLUMNS: tuple[str, ...] = (
     "reference",
     "reference_source",
     "clean_final",
+    "chance",
     "gap",
     "restored",
     "peak_gap",
@@ -92,6 +98,25 @@ def _reference_for(
     return math.nan, ""
 
 
+def _chance(test_path: str | None, cache: dict[str, float]) -> float:
+    """Accuracy of guessing one class, in %, from the test set's class names.
+
+    NaN (no chance check) where the cell names no test set or it is not on disk (a report
+    rebuilt from restored metrics alone), with a warning.
+    """
+    if test_path is None:
+        return math.nan
+    if test_path not in cache:
+        if Path(test_path).is_file():
+            from tue_core.data import load_prepared
+
+            cache[test_path] = 100.0 / load_prepared(test_path).num_classes
+        else:
+            log.warning("%s is absent: verdicts cannot check clean against chance", test_path)
+            cache[test_path] = math.nan
+    return cache[test_path]
+
+
 def _metrics(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {"status": "missing", "final": math.nan, "peak": math.nan, "peak_epoch": 0}
@@ -119,7 +144,7 @@ def robustness_frame(
     """
     check_scale(scale)
     reference = load_reference() if reference is None else reference
-    rows = []
+    rows, chances = [], {}
     for cell in cells:
         defense = defenses.get(cell["defense"])
         if cell["defense"] != "none" and defense is None:
@@ -140,10 +165,11 @@ def robustness_frame(
                 **_metrics(Path(cell["metrics_path"])),
                 "reference": value,
                 "reference_source": source,
+                "chance": _chance(cell.get("test_path"), chances),
             }
         )
     measured = ROBUSTNESS_COLUMNS[: ROBUSTNESS_COLUMNS.index("clean_final")]
-    frame = pd.DataFrame(rows, columns=list(measured))
+    frame = pd.DataFrame(rows, columns=[*measured, "chance"])
     frame = _with_restore_verdicts(frame, margin)
     frame["scale_name"] = str(scale["name"])
     frame.attrs["restore_margin"] = margin
@@ -154,8 +180,9 @@ def _with_restore_verdicts(frame: pd.DataFrame, margin: float) -> pd.DataFrame:
     """Add each row's gap to the clean run under the same defense and model, and the verdicts.
 
     ``gap = clean final - final`` and ``peak_gap = clean peak - peak`` in points; ``restored``
-    is ``"yes"`` when the gap is at most ``margin``, ``"no"`` when larger, and ``""`` where
-    either run is missing or the row is the clean run itself.
+    is ``"yes"`` when the gap is at most ``margin``, ``"no"`` when larger, ``"n/a"`` when the
+    defended clean run itself ends within ``margin`` of chance (no baseline to restore to), and
+    ``""`` where either run is missing or the row is the clean run itself.
     """
     clean = frame[(frame["run"] == "clean") & (frame["status"] == "ok")]
     baseline = clean.set_index(["defense", "model"])[["final", "peak"]]
@@ -163,17 +190,27 @@ def _with_restore_verdicts(frame: pd.DataFrame, margin: float) -> pd.DataFrame:
     clean_final = baseline["final"].reindex(keys).to_numpy()
     clean_peak = baseline["peak"].reindex(keys).to_numpy()
     is_clean = frame["run"] == "clean"
+    chance = frame.pop("chance")
     frame["clean_final"] = clean_final
+    frame["chance"] = chance
     frame["gap"] = (frame["clean_final"] - frame["final"]).where(~is_clean).round(4)
-    frame["restored"] = [_verdict(g, margin) for g in frame["gap"]]
+    final_learned = ~(clean_final <= chance + margin)  # NaN chance: nothing to check
+    peak_learned = ~(clean_peak <= chance + margin)
+    frame["restored"] = [
+        _verdict(g, margin, ok) for g, ok in zip(frame["gap"], final_learned, strict=True)
+    ]
     frame["peak_gap"] = (clean_peak - frame["peak"]).where(~is_clean).round(4)
-    frame["restored_at_peak"] = [_verdict(g, margin) for g in frame["peak_gap"]]
+    frame["restored_at_peak"] = [
+        _verdict(g, margin, ok) for g, ok in zip(frame["peak_gap"], peak_learned, strict=True)
+    ]
     return frame
 
 
-def _verdict(gap: float, margin: float) -> str:
+def _verdict(gap: float, margin: float, baseline_learned: bool = True) -> str:
     if not math.isfinite(gap):
         return ""
+    if not baseline_learned:
+        return "n/a"
     return "yes" if gap <= margin else "no"
 
 
@@ -234,9 +271,15 @@ def robustness_markdown(frame: pd.DataFrame, scale: Mapping[str, Any]) -> str:
 def _verdict_text(row: Mapping[str, Any]) -> str:
     if not row["restored"]:
         return "missing" if row["status"] != "ok" else "no baseline"
-    text = f"{row['restored']} ({row['gap']:.1f})"
+
+    def one(verdict: str, gap: float) -> str:
+        return "n/a" if verdict == "n/a" else f"{verdict} ({gap:.1f})"
+
+    text = one(row["restored"], row["gap"])
+    if row["restored"] == "n/a":
+        text += f" (clean {row['clean_final']:.1f})"
     if row["restored_at_peak"]:
-        text += f" / {row['restored_at_peak']} ({row['peak_gap']:.1f})"
+        text += f" / {one(row['restored_at_peak'], row['peak_gap'])}"
     return text
 
 
@@ -259,7 +302,8 @@ def _verdict_section(frame: pd.DataFrame, margin: float) -> list[str]:
         "Each cell: restored at the final epoch (points below the defended clean run's final) / "
         "with early stopping at the peak (points below the clean run's peak; the peak is picked "
         "on the clean test set, an oracle a real trainer would approximate with held-out "
-        "data, so it flatters early stopping). Columns after "
+        "data, so it flatters early stopping); n/a: the defended clean run itself ends within "
+        "the margin of chance, so there is nothing to restore to. Columns after "
         f"the defenses are other architectures trained without defense ({default_model} is "
         "the first column's model).",
         "",
