@@ -152,8 +152,10 @@ class UEraserConfig(Strict):
     """UEraser (Qin et al. 2023, "Learning the Unlearnable", arXiv 2303.15127; APBench/lafeat).
 
     The augmentation is APBench's ``defense/ueraser.py`` kornia pipeline, per sample: plasma
-    brightness (p 0.5, roughness U(0.3, 0.7), intensity U(0.5, 1)), plasma contrast (p 0.5,
+    brightness (p 1, roughness U(0.3, 0.7), intensity U(0.5, 1)), plasma contrast (p 1,
     roughness U(0.3, 0.7)), channel shuffle (p 0.5), then TrivialAugment (one op per sample).
+    The plasma probabilities are those of the APBench commit the project's reference notes pin
+    (``../shared/spec``: 9a6fb911, 2025-04-15); some commits of that file use 0.5 for both.
     ``variant`` fills ``repeats``, ``adversarial_epochs`` and ``epochs_factor`` from
     :data:`UERASER_VARIANTS` where they are not given. ``epochs_factor`` is read by the caller,
     which trains ``round(factor * epochs)`` epochs; nothing here runs training.
@@ -164,10 +166,10 @@ class UEraserConfig(Strict):
     repeats: PositiveInt
     adversarial_epochs: NonNegativeInt | None
     epochs_factor: PositiveFloat
-    plasma_brightness_p: Probability = 0.5
+    plasma_brightness_p: Probability = 1.0
     plasma_brightness_roughness: UnitRange = (0.3, 0.7)
     plasma_brightness_intensity: UnitRange = (0.5, 1.0)
-    plasma_contrast_p: Probability = 0.5
+    plasma_contrast_p: Probability = 1.0
     plasma_contrast_roughness: UnitRange = (0.3, 0.7)
     channel_shuffle_p: Probability = 0.5
     trivial_augment: bool = True
