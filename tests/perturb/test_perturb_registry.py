@@ -118,9 +118,8 @@ def test_saved_artifact_and_sidecar(tmp_path) -> None:
         "device",
     ):
         assert key in generation, key
-    assert (
-        sidecar["started_at"] == generation["started_at"]
-    )  # the generation's start, not the save's
+    # the generation's start, not the save's
+    assert sidecar["started_at"] == generation["started_at"]
     assert sidecar["wall_seconds"] == generation["runtime_seconds"]
     assert generation["mode"] == "paper" and generation["backbone"] == "simclr"
     assert sidecar["config"]["method"] == "tue" and sidecar["seed"] == 0

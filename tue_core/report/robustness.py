@@ -54,8 +54,8 @@ ROBUSTNESS_COLUMNS: tuple[str, ...] = (
     "epochs",
     "reference",
     "reference_source",
-    "clean_final",
     "chance",
+    "clean_final",
     "gap",
     "restored",
     "peak_gap",
@@ -169,7 +169,7 @@ def robustness_frame(
             }
         )
     measured = ROBUSTNESS_COLUMNS[: ROBUSTNESS_COLUMNS.index("clean_final")]
-    frame = pd.DataFrame(rows, columns=[*measured, "chance"])
+    frame = pd.DataFrame(rows, columns=list(measured))
     frame = _with_restore_verdicts(frame, margin)
     frame["scale_name"] = str(scale["name"])
     frame.attrs["restore_margin"] = margin
@@ -190,9 +190,8 @@ def _with_restore_verdicts(frame: pd.DataFrame, margin: float) -> pd.DataFrame:
     clean_final = baseline["final"].reindex(keys).to_numpy()
     clean_peak = baseline["peak"].reindex(keys).to_numpy()
     is_clean = frame["run"] == "clean"
-    chance = frame.pop("chance")
+    chance = frame["chance"]
     frame["clean_final"] = clean_final
-    frame["chance"] = chance
     frame["gap"] = (frame["clean_final"] - frame["final"]).where(~is_clean).round(4)
     final_learned = ~(clean_final <= chance + margin)  # NaN chance: nothing to check
     peak_learned = ~(clean_peak <= chance + margin)
