@@ -1,6 +1,7 @@
 # Helpers shared by every rule: the validated config and the target lists derived from it.
 # A bad config fails here, at `snakemake -n`, before any job runs. All logic lives in tue_core.
 from tue_core.config import NAME_PATTERN, load_config
+from tue_core.data.base import prepared_path
 from tue_core.models import MODELS
 from tue_core.plan.cells import unique
 from tue_core.plan.robustness import NO_DEFENSE
@@ -14,7 +15,7 @@ CELLS = CFG.planner().cells()
 
 
 def prepared(name, split="train"):
-    return f"{OUT}/data/{name}/{split}.npz"
+    return prepared_path(OUT, name, split)
 
 
 def dataset_spec(wildcards):

@@ -41,6 +41,14 @@ def test_arrays_round_trip_and_refuse_objects(tmp_path: Path) -> None:
     assert not (tmp_path / "b.npz").exists()
 
 
+def test_load_arrays_reads_only_the_named_arrays(tmp_path: Path) -> None:
+    arrays = {"x": np.zeros((2, 3), dtype=np.uint8), "names": np.array(["a", "b"])}
+    io.save_arrays(tmp_path / "a.npz", arrays)
+    assert list(io.load_arrays(tmp_path / "a.npz", names=("names",))) == ["names"]
+    with pytest.raises(io.ArtifactIntegrityError, match=r"a\.npz.*KeyError.*absent"):
+        io.load_arrays(tmp_path / "a.npz", names=("absent",))
+
+
 def test_torch_files_load_weights_only(tmp_path: Path) -> None:
     io.save_torch(tmp_path / "ok.pt", {"w": torch.ones(2)})
     assert torch.equal(io.load_torch(tmp_path / "ok.pt")["w"], torch.ones(2))

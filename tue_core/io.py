@@ -192,10 +192,16 @@ def save_arrays(
     return target
 
 
-def load_arrays(path: str | os.PathLike[str], what: str = "array file") -> dict[str, np.ndarray]:
+def load_arrays(
+    path: str | os.PathLike[str],
+    what: str = "array file",
+    names: tuple[str, ...] | None = None,
+) -> dict[str, np.ndarray]:
     """Load an ``.npz`` written by :func:`save_arrays` without ever unpickling.
 
-    A file that is not a readable ``.npz`` raises :class:`ArtifactIntegrityError` naming it.
+    With ``names``, only those arrays are read (an ``.npz`` member is decompressed on access),
+    and one the archive lacks raises :class:`ArtifactIntegrityError`. A file that is not a
+    readable ``.npz`` raises :class:`ArtifactIntegrityError` naming it.
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f"{what} {str(path)!r} does not exist")
@@ -204,7 +210,7 @@ def load_arrays(path: str | os.PathLike[str], what: str = "array file") -> dict[
         if not isinstance(npz, np.lib.npyio.NpzFile):  # a .npy array under an .npz name
             raise ValueError("it holds a single array, not an .npz archive")
         with npz:
-            return {name: npz[name] for name in npz.files}
+            return {name: npz[name] for name in (npz.files if names is None else names)}
     except PermissionError:
         raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:

@@ -146,6 +146,23 @@ class PreparedDataset:
         return out
 
 
+def prepared_path(root: str | os.PathLike[str], name: str, split: str = "train") -> str:
+    """Where the workflow keeps a prepared split: ``<root>/data/<name>/<split>.npz``.
+
+    The one definition of that layout: the rules (``rules/common.smk``), the cost model and the
+    report's cells all call it.
+    """
+    if split not in SPLITS:
+        raise DatasetError(f"split {split!r} is not one of {SPLITS}")
+    return f"{str(root).rstrip('/')}/data/{name}/{split}.npz"
+
+
+def prepared_class_names(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The class names of a prepared split, read without loading its images."""
+    arrays = io.load_arrays(path, what="prepared dataset", names=("class_names",))
+    return tuple(str(c) for c in arrays["class_names"])
+
+
 def load_prepared(path: str | os.PathLike[str], *, verify: bool = True) -> PreparedDataset:
     """Load a split saved by :meth:`PreparedDataset.save` (its sidecar supplies name and info).
 

@@ -41,6 +41,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tue_core.data.base import prepared_path
 from tue_core.plan.cells import Poison, unique
 
 FWD_FACTORS: dict[str, float] = {
@@ -480,7 +481,7 @@ def plan_jobs(
                 ) from None
             unknown[name] = str(err)
     out = cfg.output_dir.rstrip("/")
-    jobs = [Job("prepare_dataset", f"{out}/data/{name}/train.npz") for name in used]
+    jobs = [Job("prepare_dataset", prepared_path(out, name)) for name in used]
     for source, run in unique([(p.source, p.run) for p in poisons]):
         output = f"{out}/perturbations/{source}/{run}/delta.npz"
         if source in unknown:

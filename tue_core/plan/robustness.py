@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tue_core.data.base import prepared_path
 from tue_core.plan.tables import RobustnessTable
 
 NO_DEFENSE = "none"
@@ -53,7 +54,7 @@ class RobustCell:
     @property
     def test_path(self) -> str:
         """The clean test set the cell is scored on (the report reads its number of classes)."""
-        return f"{self.root}/data/{self.target}/test.npz"
+        return prepared_path(self.root, self.target, "test")
 
     def record(self) -> dict[str, Any]:
         return {

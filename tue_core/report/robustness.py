@@ -108,9 +108,9 @@ def _chance(test_path: str | None, cache: dict[str, float]) -> float:
         return math.nan
     if test_path not in cache:
         if Path(test_path).is_file():
-            from tue_core.data import load_prepared
+            from tue_core.data import prepared_class_names
 
-            cache[test_path] = 100.0 / load_prepared(test_path).num_classes
+            cache[test_path] = 100.0 / len(prepared_class_names(test_path))
         else:
             log.warning("%s is absent: verdicts cannot check clean against chance", test_path)
             cache[test_path] = math.nan
