@@ -26,6 +26,7 @@ from typing import Any
 
 from tue_core import io
 from tue_core.jobs import evaluate_supervised
+from tue_core.report.robustness import run_accuracies
 
 log = logging.getLogger("benchmarks.seed_rerun")
 
@@ -67,19 +68,9 @@ def _cell_name(path: Path) -> str:
     return "-".join(parts[start:])
 
 
-def _accuracies(sidecar: dict[str, Any]) -> dict[str, Any]:
-    metrics = sidecar["metrics"]
-    return {
-        "final": round(100 * metrics["final_acc"], 2),
-        "peak": round(100 * metrics["best_acc"], 2),
-        "peak_epoch": metrics["best_epoch"],
-    }
-
-
-def rerun_cell(path: Path, seed: int, folder: Path) -> dict[str, Any]:
-    """Retrain one cell with ``seed``; its recorded and rerun accuracies, in %."""
+def rerun_cell(path: Path, inputs: dict[str, Any], seed: int, folder: Path) -> dict[str, Any]:
+    """Retrain one cell from its checked ``inputs`` with ``seed``; recorded and rerun accuracies."""
     recorded = io.read_json(path)
-    inputs = cell_inputs(recorded, path)  # every check before any training
     out = folder / f"{_cell_name(path)}-seed{seed}.json"
     if not (out.is_file() and io.read_json(out).get("seed") == seed):
         log.info("%s: training with seed %d -> %s", path, seed, out)
@@ -98,9 +89,9 @@ def rerun_cell(path: Path, seed: int, folder: Path) -> dict[str, Any]:
     return {
         "cell": str(path),
         "recorded_seed": recorded.get("seed"),
-        "recorded": _accuracies(recorded),
+        "recorded": run_accuracies(path),
         "seed": seed,
-        "rerun": _accuracies(rerun),
+        "rerun": run_accuracies(out),
         "rerun_sidecar": str(out),
         "rerun_wall_seconds": rerun.get("wall_seconds"),
     }
@@ -115,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for path in args.cells:  # every sidecar readable and every input unchanged, before training
-        cell_inputs(io.read_json(path), path)
+    # every sidecar readable and every input unchanged, before any training
+    checked = [(path, cell_inputs(io.read_json(path), path)) for path in args.cells]
     folder = args.out.with_suffix("")
-    rows = [rerun_cell(path, args.seed, folder) for path in args.cells]
+    rows = [rerun_cell(path, inputs, args.seed, folder) for path, inputs in checked]
     io.atomic_write_json(args.out, {"seed": args.seed, "cells": rows, "code": io.code_version()})
     log.info("wrote %s", args.out)
     return 0

@@ -117,7 +117,11 @@ def _chance(test_path: str | None, cache: dict[str, float]) -> float:
     return cache[test_path]
 
 
-def _metrics(path: Path) -> dict[str, Any]:
+def run_accuracies(path: Path) -> dict[str, Any]:
+    """A supervised run's final and peak clean-test accuracy in %, peak epoch and epochs.
+
+    ``status`` is ``"missing"`` (NaN accuracies) where the sidecar does not exist yet.
+    """
     if not path.exists():
         return {"status": "missing", "final": math.nan, "peak": math.nan, "peak_epoch": 0}
     record = io.read_json(path)
@@ -162,7 +166,7 @@ def robustness_frame(
                 "defense_name": "none" if defense is None else defense["name"],
                 "model": cell["model"],
                 "epochs": 0,
-                **_metrics(Path(cell["metrics_path"])),
+                **run_accuracies(Path(cell["metrics_path"])),
                 "reference": value,
                 "reference_source": source,
                 "chance": _chance(cell.get("test_path"), chances),
