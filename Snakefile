@@ -33,6 +33,7 @@ wildcard_constraints:
     backbone="simclr|moco|simsiam",
     corr="original|intra|inter",
     defense=NAME_REGEX,
+    seed="[0-9]+",
 
 
 localrules:

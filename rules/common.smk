@@ -45,6 +45,11 @@ def poison_delta(wildcards):
     )
 
 
+def repeat_seed(wildcards):
+    """The training seed of a repeated evaluation (.../seed<n>/metrics.json)."""
+    return int(wildcards.seed)
+
+
 def probe_setup(wildcards):
     return CFG.evaluation.linear_probe[wildcards.backbone].model_dump(mode="json")
 

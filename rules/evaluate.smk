@@ -1,5 +1,6 @@
 # Every evaluation trains on a (possibly poisoned) training set and tests on the clean test set.
-# Paths: <output_dir>/eval/<protocol>/<target>/clean/ or .../<target>/<source>/<run>/<corr>/
+# Paths: <output_dir>/eval/<protocol>/<target>/clean/ or .../<target>/<source>/<run>/<corr>/;
+# a repeat with another training seed (a table's `seeds`) adds seed<n>/ to that folder.
 
 
 rule evaluate_supervised_clean:
@@ -41,6 +42,34 @@ use rule evaluate_supervised_clean as evaluate_supervised_poisoned with:
         f"{OUT}/benchmarks/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}.tsv"
 
 
+use rule evaluate_supervised_clean as evaluate_supervised_clean_seeded with:
+    output:
+        metrics=f"{OUT}/eval/supervised/{{target}}/clean/seed{{seed}}/metrics.json",
+    log:
+        f"{OUT}/logs/eval/supervised/{{target}}/clean/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/supervised/{{target}}/clean/seed{{seed}}.tsv"
+    params:
+        config=supervised_config,
+        quantisation=CFG.evaluation.quantisation,
+        seed=repeat_seed,
+        device=CFG.device,
+
+
+use rule evaluate_supervised_poisoned as evaluate_supervised_poisoned_seeded with:
+    output:
+        metrics=f"{OUT}/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}/metrics.json",
+    log:
+        f"{OUT}/logs/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}.tsv"
+    params:
+        config=supervised_config,
+        quantisation=CFG.evaluation.quantisation,
+        seed=repeat_seed,
+        device=CFG.device,
+
+
 rule evaluate_linear_probe_clean:
     input:
         train=f"{OUT}/data/{{target}}/train.npz",
@@ -79,6 +108,36 @@ use rule evaluate_linear_probe_clean as evaluate_linear_probe_poisoned with:
         f"{OUT}/logs/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}.log",
     benchmark:
         f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}.tsv"
+
+
+use rule evaluate_linear_probe_clean as evaluate_linear_probe_clean_seeded with:
+    output:
+        metrics=f"{OUT}/eval/linear_probe/{{backbone}}/{{target}}/clean/seed{{seed}}/metrics.json",
+    log:
+        f"{OUT}/logs/eval/linear_probe/{{backbone}}/{{target}}/clean/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/clean/seed{{seed}}.tsv"
+    params:
+        setup=probe_setup,
+        width=CFG.evaluation.ssl_width,
+        quantisation=CFG.evaluation.quantisation,
+        seed=repeat_seed,
+        device=CFG.device,
+
+
+use rule evaluate_linear_probe_poisoned as evaluate_linear_probe_poisoned_seeded with:
+    output:
+        metrics=f"{OUT}/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}/metrics.json",
+    log:
+        f"{OUT}/logs/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}.tsv"
+    params:
+        setup=probe_setup,
+        width=CFG.evaluation.ssl_width,
+        quantisation=CFG.evaluation.quantisation,
+        seed=repeat_seed,
+        device=CFG.device,
 
 
 # Beyond the paper (tables.robustness): the supervised recipe under a defense or with another

@@ -127,6 +127,7 @@ class ExperimentConfig(Strict):
             root=self.output_dir.rstrip("/"),
             defenses=tuple(self.defenses),
             default_model=self.evaluation.supervised.model,
+            seed=self.seed,
         )
 
     @model_validator(mode="after")

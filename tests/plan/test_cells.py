@@ -187,3 +187,35 @@ def test_extra_clean_rows_name_their_role() -> None:
         ("clean", "svhn_small", None)
     ]
     assert cells[0].run_record()["delta_sidecar"] == ""
+
+
+def test_table_seeds_repeat_every_cell_and_keep_the_config_seeds_path() -> None:
+    """``seeds: [0, 2]`` with the config's seed 0: each cell twice, once on the plain path."""
+    one = load_config(demo(table2={"datasets": ["cifar10"], "runs": ["emn"]}))
+    two = load_config(demo(table2={"datasets": ["cifar10"], "runs": ["emn"], "seeds": [0, 2]}))
+    plain = one.planner().cells()["table2"]
+    repeated = two.planner().cells()["table2"]
+    assert len(repeated) == 2 * len(plain) == 6
+    assert [c.record()["seed"] for c in repeated] == [None, 2] * 3
+    paths = [c.metrics_path for c in repeated]
+    assert paths[0::2] == [c.metrics_path for c in plain]  # measured runs are reused
+    assert (
+        paths[1]
+        == "results/demo/eval/supervised/synthetic10/synthetic10/emn/original/seed2/metrics.json"
+    )
+    assert len(set(paths)) == 6
+
+
+def test_seeds_without_the_config_seed_repeat_probes_and_clean_cells_on_seed_paths() -> None:
+    cells = load_config(demo(table4={"datasets": ["cifar10"], "seeds": [3]})).planner().cells()
+    paths = [c.metrics_path for c in cells["table4"]]
+    assert paths and all("/seed3/metrics.json" in p for p in paths)
+    assert "results/demo/eval/linear_probe/simclr/synthetic10/clean/seed3/metrics.json" in paths
+    # tables without seeds are not touched
+    assert not any("/seed" in c.metrics_path for c in cells["table6"])
+
+
+@pytest.mark.parametrize("seeds", [[], [1, 1]])
+def test_table_seeds_must_be_distinct_and_non_empty(seeds: list[int]) -> None:
+    with pytest.raises(ConfigError, match=r"tables\.table2\.seeds.*distinct seeds"):
+        load_config(demo(table2={"runs": ["emn"], "seeds": seeds}))

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from paper_grid import DEMO_ALL, PAPER_ALL
 
+from tue_core.config import load_config
+from tue_core.plan.cost import plan_jobs
+
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -117,14 +120,24 @@ def test_cifar10_cpu_disables_cifar100_cells() -> None:
 
 def test_cifar10_cpu_full_plans_its_cut_grid() -> None:
     counts = job_counts("--configfile", "config/cifar10-cpu-full.yaml")
-    # CIFAR-10 (9 runs: Table 4's 6, TUE paper mode, the class-wise control, TUE-patch)
+    # CIFAR-10 (10 runs: Table 4's 6, TUE paper mode, the class-wise control, TUE-patch, EMN
+    # with more rounds)
     # + EMN/SN/TUE on the source group + EMN/SN on the svhn_small group
-    assert counts["generate_perturbation"] == 14
+    # + the multi-round EMN variant (emn_rounds)
+    assert counts["generate_perturbation"] == 15
+    # Tables 2 and 5 repeat their 6 + 3 cells with seed 1
+    assert counts["evaluate_supervised_poisoned_seeded"] == 9
     assert counts["evaluate_supervised_clean"] == 3  # CIFAR-10 and the two target groups
     assert counts["evaluate_linear_probe_poisoned"] == 4  # SimCLR only: EMN, SN, UCL, TUE
     assert counts["extra_table"] == 1
     # 3 runs x 2 target groups, and Figure 4's TUE from all of CIFAR-10 onto the six-class group
     assert counts["transfer_perturbation"] == 7
+
+
+def test_cost_model_plans_the_cifar10_cpu_full_dag() -> None:
+    """The cost model's jobs are Snakemake's for a scale with repeated (seeded) cells."""
+    config = ROOT / "config" / "cifar10-cpu-full.yaml"
+    assert plan_jobs(load_config(config)).counts() == job_counts("--configfile", str(config))
 
 
 def test_bad_config_fails_at_dry_run_naming_the_key(tmp_path: Path) -> None:

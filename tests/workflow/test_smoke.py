@@ -7,6 +7,7 @@ t-SNE figure; then an interrupted-looking rerun has nothing left to do.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,11 @@ def test_table3_and_figure4_end_to_end(tmp_path: Path) -> None:
     table = pd.read_csv(workdir / OUT / "tables" / "table3.csv", comment="#")
     ours = table.dropna(subset=["ours"])
     assert len(ours) == 4 and ours["ours"].between(0, 100).all()
+    assert (ours["n_runs"] == 2).all()  # the demo's Table 3 repeats each cell with seed 1
+    repeat = (
+        workdir / OUT / "eval/supervised/digits_small/synthetic10/emn/original/seed1/metrics.json"
+    )
+    assert json.loads(repeat.read_text())["seed"] == 1
     assert ours["paper"].notna().all()  # joined with the paper's numbers
     assert (workdir / OUT / "figures" / "figure4.pdf").stat().st_size > 0
     transfer = workdir / OUT / "variants/digits/synthetic10/tue_simclr/original"

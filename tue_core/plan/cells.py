@@ -14,11 +14,12 @@ Output layout (all under the config's ``output_dir``, ``results`` at paper scale
     eval/supervised/{target}/clean/metrics.json
     eval/supervised/{target}/{source}/{run}/{correspondence}/metrics.json
     eval/linear_probe/{backbone}/{target}/...                 same shape as supervised
+    eval/.../{correspondence or clean}/seed{n}/metrics.json   a repeat with training seed n
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # Generator method -> the label of the paper's tables; the class-wise control is ours.
@@ -74,6 +75,7 @@ class Cell:
     poison: Poison | None
     probe_backbone: str | None = None  # SSL method of the linear probe
     root: str = "results"  # the config's output_dir
+    seed: int | None = None  # a repeat's training seed; None: the config's seed
 
     @property
     def metrics_path(self) -> str:
@@ -81,11 +83,9 @@ class Cell:
             base = f"{self.root}/eval/supervised/{self.target}"
         else:
             base = f"{self.root}/eval/linear_probe/{self.probe_backbone}/{self.target}"
-        return (
-            f"{base}/clean/metrics.json"
-            if self.poison is None
-            else f"{base}/{self.poison.key}/metrics.json"
-        )
+        folder = f"{base}/clean" if self.poison is None else f"{base}/{self.poison.key}"
+        repeat = "" if self.seed is None else f"/seed{self.seed}"
+        return f"{folder}{repeat}/metrics.json"
 
     def record(self) -> dict[str, Any]:
         """The cell's key columns (as in ``paper_results.csv``) plus where its metrics are."""
@@ -97,6 +97,7 @@ class Cell:
             "backbone": self.backbone,
             "correspondence": self.correspondence,
             "evaluation": self.evaluation,
+            "seed": self.seed,
             "metrics_path": self.metrics_path,
         }
 
@@ -125,6 +126,7 @@ class Planner:
     root: str = "results"
     defenses: tuple[str, ...] = ()  # names in the config's `defenses` section
     default_model: str = "resnet18"  # the supervised recipe's model
+    seed: int = 0  # the config's seed: evaluations with it keep the plain metrics path
 
     def poison(self, target: str, source: str, run: str, corr: str = "original") -> Poison:
         return Poison(target, source, run, corr, self.root)
@@ -326,8 +328,19 @@ class Planner:
             "extra": self.extra,
         }
         return {
-            name: build() for name, build in builders.items() if getattr(self.tables, name).enabled
+            name: self.repeated(name, build())
+            for name, build in builders.items()
+            if getattr(self.tables, name).enabled
         }
+
+    def repeated(self, table: str, cells: list[Cell]) -> list[Cell]:
+        """Each cell once per seed of ``tables.<table>.seeds`` (the config's seed keeps the
+        plain path; the collector averages the repeats of a cell)."""
+        seeds = getattr(getattr(self.tables, table), "seeds", None)
+        if seeds is None:
+            return cells
+        marks = [None if seed == self.seed else seed for seed in seeds]
+        return [replace(cell, seed=mark) for cell in cells for mark in marks]
 
     def robustness(self) -> list[Any]:
         """The robustness grid's cells (:mod:`tue_core.plan.robustness`); [] when disabled."""

@@ -385,10 +385,9 @@ def _eval_jobs(cfg: Any, cells: list[Any], sizes: dict[str, DataSize]) -> list[J
         seen.add(cell.metrics_path)
         kind = "clean" if cell.poison is None else "poisoned"
         size = sizes.get(cell.target)
-        if cell.evaluation == "supervised":
-            rule = f"evaluate_supervised_{kind}"
-        else:
-            rule = f"evaluate_linear_probe_{kind}"
+        protocol = "supervised" if cell.evaluation == "supervised" else "linear_probe"
+        repeat = "" if cell.seed is None else "_seeded"
+        rule = f"evaluate_{protocol}_{kind}{repeat}"
         if size is None:
             jobs.append(Job(rule, cell.metrics_path, unknown=(cell.target,)))
         elif cell.evaluation == "supervised":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from tue_core.strict import Strict
 
@@ -21,7 +21,30 @@ TableMethod = Literal["EMN", "SN", "UCL", "TUE"]
 TUE_RUNS = ["tue_simclr", "tue_moco", "tue_simsiam"]
 
 
-class SwapTable(Strict):
+class Repeated(Strict):
+    """A table whose evaluations may be repeated with several training seeds.
+
+    ``seeds``: the training seeds of every evaluation of the table (the perturbations stay the
+    ones made with the config's ``seed``); the table shows their mean, with the standard
+    deviation and the number of runs. ``None`` is one run with the config's ``seed``. A run with
+    the config's seed keeps the plain path (``.../metrics.json``); the others go to
+    ``.../seed<n>/metrics.json``, so adding seeds reuses what was measured.
+    """
+
+    seeds: list[NonNegativeInt] | None = None
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int] | None) -> list[int] | None:
+        if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
+            raise ValueError(
+                f"seeds must be a non-empty list of distinct seeds, got {seeds}; "
+                "leave it out for one run with the config's seed"
+            )
+        return seeds
+
+
+class SwapTable(Repeated):
     """Tables 2 and 5: original vs intra- vs inter-class correspondence, supervised training."""
 
     enabled: bool = True
@@ -29,7 +52,7 @@ class SwapTable(Strict):
     runs: list[str]
 
 
-class Table3(Strict):
+class Table3(Repeated):
     """Table 3: perturbations made on the target itself vs transferred from ``source``."""
 
     enabled: bool = True
@@ -42,7 +65,7 @@ class Table3(Strict):
     source_dataset: str | None = None
 
 
-class Table4(Strict):
+class Table4(Repeated):
     """Table 4: supervised and linear-probe accuracy per backbone (training-wise transfer).
 
     For UCL and TUE the perturbation of the column's backbone is used (``ucl_<backbone>``,
@@ -76,7 +99,7 @@ class Table4(Strict):
         return self.linear_probe and (chosen is None or backbone in chosen)
 
 
-class Table6(Strict):
+class Table6(Repeated):
     """Table 6: CIFAR-10 perturbations transferred to other datasets (with interpolation)."""
 
     enabled: bool = True
