@@ -68,7 +68,9 @@ def _cell_name(path: Path) -> str:
     return "-".join(parts[start:])
 
 
-def rerun_cell(path: Path, inputs: dict[str, Any], seed: int, folder: Path) -> dict[str, Any]:
+def rerun_cell(
+    path: Path, inputs: dict[str, Any], seed: int, folder: Path, device: str = "auto"
+) -> dict[str, Any]:
     """Retrain one cell from its checked ``inputs`` with ``seed``; recorded and rerun accuracies."""
     recorded = io.read_json(path)
     out = folder / f"{_cell_name(path)}-seed{seed}.json"
@@ -82,7 +84,7 @@ def rerun_cell(path: Path, inputs: dict[str, Any], seed: int, folder: Path) -> d
             delta_path=inputs["delta_path"],
             quantisation=inputs["quantisation"],
             seed=seed,
-            device="cpu",
+            device=device,
             defense=inputs["defense"],
         )
     rerun = io.read_json(out)
@@ -102,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("cells", nargs="+", type=Path, help="metrics.json of supervised cells")
     parser.add_argument("--seed", type=int, required=True, help="the rerun's training seed")
     parser.add_argument("--out", type=Path, required=True, help="JSON with one row per cell")
+    parser.add_argument(
+        "--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU when there is one)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -109,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # every sidecar readable and every input unchanged, before any training
     checked = [(path, cell_inputs(io.read_json(path), path)) for path in args.cells]
     folder = args.out.with_suffix("")
-    rows = [rerun_cell(path, inputs, args.seed, folder) for path, inputs in checked]
+    rows = [rerun_cell(path, inputs, args.seed, folder, args.device) for path, inputs in checked]
     io.atomic_write_json(args.out, {"seed": args.seed, "cells": rows, "code": io.code_version()})
     log.info("wrote %s", args.out)
     return 0
