@@ -127,3 +127,18 @@ def test_aggregate_averages_seeds_and_keeps_status() -> None:
     assert agg.loc["simclr", "n_runs"] == 2
     assert agg.loc["moco", "status"] == "disabled"
     assert math.isnan(agg.loc["moco", "ours"])
+    assert agg.loc["simclr", "n_missing"] == 0
+
+
+def test_aggregate_counts_planned_runs_without_a_number(tmp_path: Path) -> None:
+    """A seed whose metrics file is not there yet: the mean is of the others, and says so."""
+    frame = collect_results(
+        [
+            _record(accuracy=10.0, seed=0),
+            _record(metrics_path=str(tmp_path / "seed1" / "metrics.json"), seed=1),
+        ],
+        missing_ok=True,
+    )
+    cell = aggregate_results(frame).iloc[0]
+    assert cell["status"] == "ok" and cell["ours"] == pytest.approx(10.0)
+    assert cell["n_runs"] == 1 and cell["n_missing"] == 1

@@ -80,6 +80,8 @@ def test_format_cell_shows_ours_then_paper() -> None:
     assert format_cell({**ok, "n_runs": 1}) == "12.00 (10.67)"
     assert format_cell({**ok, "status": "disabled"}) == "disabled (10.67)"
     assert format_cell(None) == ""
+    # 2 of 3 planned seeds measured: the mean says so
+    assert format_cell({**ok, "n_missing": 1}) == "12.00±1.00 [2/3 runs] (10.67)"
 
 
 def test_markdown_has_paper_layout_cells_and_scale(paper, ours, demo_scale) -> None:

@@ -162,9 +162,11 @@ def aggregate_results(results: pd.DataFrame) -> pd.DataFrame:
 
     Records that differ only in ``table`` are one run and count once.
 
-    Returns columns ``MATCH_COLUMNS + ours, ours_std, ours_best, n_runs, status``: ``ok`` when at
-    least one run of the cell produced a number, else ``disabled`` when any record says so, else
-    ``missing``. The ``table`` column of ``results`` is ignored.
+    Returns columns ``MATCH_COLUMNS + ours, ours_std, ours_best, n_runs, n_missing, status``:
+    ``ok`` when at least one run of the cell produced a number, else ``disabled`` when any record
+    says so, else ``missing``; ``n_missing`` counts the cell's runs that are planned but have no
+    number yet (an ``ok`` cell with ``n_missing > 0`` is a mean of fewer runs than planned). The
+    ``table`` column of ``results`` is ignored.
     """
     frame = results.copy()
     for col in MATCH_COLUMNS:
@@ -187,6 +189,7 @@ def aggregate_results(results: pd.DataFrame) -> pd.DataFrame:
     frame["ok_best"] = frame["best_accuracy"].where(ok)
     frame["ok"] = ok
     frame["disabled"] = frame["status"] == "disabled"
+    frame["absent"] = frame["status"] == "missing"
     out = (
         frame.groupby(list(MATCH_COLUMNS), sort=False, dropna=False)
         .agg(
@@ -194,11 +197,13 @@ def aggregate_results(results: pd.DataFrame) -> pd.DataFrame:
             ours_std=("ok_accuracy", lambda s: s.std(ddof=0)),
             ours_best=("ok_best", "mean"),
             n_runs=("ok", "sum"),
+            n_missing=("absent", "sum"),
             any_disabled=("disabled", "any"),
         )
         .reset_index()
     )
     out["n_runs"] = out["n_runs"].astype(int)
+    out["n_missing"] = out["n_missing"].astype(int)
     out.loc[out["n_runs"] < 2, "ours_std"] = math.nan  # a spread needs two runs
     out["status"] = "missing"
     out.loc[out["any_disabled"], "status"] = "disabled"

@@ -65,7 +65,8 @@ def write_table_csv(table: ResultTable, path: str | os.PathLike[str], scale: Map
 
 
 def format_cell(cell: Mapping[str, Any] | None, digits: int = 2) -> str:
-    """``ours (paper)``; ``ours±std (paper)`` over several runs; ``disabled/missing (paper)``."""
+    """``ours (paper)``; ``ours±std (paper)`` over several runs, with ``[n/m runs]`` while some
+    planned runs have no number yet; ``disabled/missing (paper)``."""
     if cell is None:
         return ""
     paper = f"{cell['paper']:.{digits}f}"
@@ -74,6 +75,9 @@ def format_cell(cell: Mapping[str, Any] | None, digits: int = 2) -> str:
     ours = f"{cell['ours']:.{digits}f}"
     if cell["n_runs"] > 1 and not math.isnan(cell["ours_std"]):
         ours += f"±{cell['ours_std']:.{digits}f}"
+    absent = int(cell.get("n_missing", 0))
+    if absent:
+        ours += f" [{cell['n_runs']}/{cell['n_runs'] + absent} runs]"
     return f"{ours} ({paper})"
 
 
@@ -85,6 +89,9 @@ def _note_numbers(table: ResultTable) -> dict[str, int]:
 def _summary(table: ResultTable) -> str:
     counts = table.cells["status"].value_counts()
     parts = [f"{int(counts.get(s, 0))} {s}" for s in ("ok", "disabled", "missing")]
+    partial = int((table.cells["n_missing"] > 0).sum()) if "n_missing" in table.cells else 0
+    if partial:
+        parts[0] += f" ({partial} of them a mean of fewer runs than planned)"
     diffs = table.cells["diff"].dropna()
     gap = f"; mean |ours - paper| = {diffs.abs().mean():.2f} pp" if len(diffs) else ""
     return f"{len(table.cells)} cells: {', '.join(parts)}{gap}."
