@@ -137,7 +137,9 @@ def test_cifar10_cpu_full_plans_its_cut_grid() -> None:
 def test_cost_model_plans_the_cifar10_cpu_full_dag() -> None:
     """The cost model's jobs are Snakemake's for a scale with repeated (seeded) cells."""
     config = ROOT / "config" / "cifar10-cpu-full.yaml"
-    assert plan_jobs(load_config(config)).counts() == job_counts("--configfile", str(config))
+    # job counts only: the image folder need not be here (sizes unknown is fine)
+    plan = plan_jobs(load_config(config), allow_unknown=True)
+    assert plan.counts() == job_counts("--configfile", str(config))
 
 
 def test_bad_config_fails_at_dry_run_naming_the_key(tmp_path: Path) -> None:
