@@ -1,6 +1,8 @@
 # Every evaluation trains on a (possibly poisoned) training set and tests on the clean test set.
 # Paths: <output_dir>/eval/<protocol>/<target>/clean/ or .../<target>/<source>/<run>/<corr>/;
-# a repeat with another training seed (a table's `seeds`) adds seed<n>/ to that folder.
+# a repeat with another training seed (a table's `seeds`) adds seed<n>/ to that folder; its rule
+# is the plain one with only the paths and `seed` overridden (`use rule ... with:` keeps the
+# other params).
 
 
 rule evaluate_supervised_clean:
@@ -50,10 +52,7 @@ use rule evaluate_supervised_clean as evaluate_supervised_clean_seeded with:
     benchmark:
         f"{OUT}/benchmarks/eval/supervised/{{target}}/clean/seed{{seed}}.tsv"
     params:
-        config=supervised_config,
-        quantisation=CFG.evaluation.quantisation,
         seed=repeat_seed,
-        device=CFG.device,
 
 
 use rule evaluate_supervised_poisoned as evaluate_supervised_poisoned_seeded with:
@@ -64,10 +63,7 @@ use rule evaluate_supervised_poisoned as evaluate_supervised_poisoned_seeded wit
     benchmark:
         f"{OUT}/benchmarks/eval/supervised/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}.tsv"
     params:
-        config=supervised_config,
-        quantisation=CFG.evaluation.quantisation,
         seed=repeat_seed,
-        device=CFG.device,
 
 
 rule evaluate_linear_probe_clean:
@@ -118,11 +114,7 @@ use rule evaluate_linear_probe_clean as evaluate_linear_probe_clean_seeded with:
     benchmark:
         f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/clean/seed{{seed}}.tsv"
     params:
-        setup=probe_setup,
-        width=CFG.evaluation.ssl_width,
-        quantisation=CFG.evaluation.quantisation,
         seed=repeat_seed,
-        device=CFG.device,
 
 
 use rule evaluate_linear_probe_poisoned as evaluate_linear_probe_poisoned_seeded with:
@@ -133,11 +125,7 @@ use rule evaluate_linear_probe_poisoned as evaluate_linear_probe_poisoned_seeded
     benchmark:
         f"{OUT}/benchmarks/eval/linear_probe/{{backbone}}/{{target}}/{{source}}/{{run}}/{{corr}}/seed{{seed}}.tsv"
     params:
-        setup=probe_setup,
-        width=CFG.evaluation.ssl_width,
-        quantisation=CFG.evaluation.quantisation,
         seed=repeat_seed,
-        device=CFG.device,
 
 
 # Beyond the paper (tables.robustness): the supervised recipe under a defense or with another

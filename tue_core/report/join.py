@@ -91,7 +91,7 @@ def _joined_row(cell: dict[str, Any], found: Mapping[str, Any] | None, disabled:
     row["ours_std"] = float(found["ours_std"]) if ok else math.nan
     row["ours_best"] = float(found["ours_best"]) if ok else math.nan
     row["n_runs"] = int(found["n_runs"]) if ok else 0
-    row["n_missing"] = int(found.get("n_missing", 0)) if ok else 0
+    row["n_missing"] = int(found["n_missing"]) if ok else 0
     row["diff"] = row["ours"] - row["paper"] if ok else math.nan
     return row
 

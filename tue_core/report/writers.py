@@ -89,7 +89,7 @@ def _note_numbers(table: ResultTable) -> dict[str, int]:
 def _summary(table: ResultTable) -> str:
     counts = table.cells["status"].value_counts()
     parts = [f"{int(counts.get(s, 0))} {s}" for s in ("ok", "disabled", "missing")]
-    partial = int((table.cells["n_missing"] > 0).sum()) if "n_missing" in table.cells else 0
+    partial = int((table.cells["n_missing"] > 0).sum())
     if partial:
         parts[0] += f" ({partial} of them a mean of fewer runs than planned)"
     diffs = table.cells["diff"].dropna()
